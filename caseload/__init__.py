@@ -1,0 +1,1 @@
+"""Caseload runtime shell: settings, app factory, CLI, database, Redis, mail and security."""

@@ -1,0 +1,92 @@
+"""The ASGI application factory: GraphQL over HTTP and WebSocket, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from tortoise import Tortoise
+
+from caseload.db import close_db, init_db
+from caseload.graphql_view import CaseloadGraphQL
+from caseload.http_guards import GraphQLGuard
+from caseload.redis import connect, make_services
+from caseload.settings import Settings, get_settings
+from schema.root import build_schema
+
+log = logging.getLogger(__name__)
+
+# Room for the multipart envelope around the largest allowed upload.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class _StartedApp:
+    """The GraphQL app, which exists only once the lifespan has connected its services."""
+
+    def __init__(self, state: dict[str, object]) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.state["graphql"](scope, receive, send)  # type: ignore[operator]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    if not settings.redis_url:
+        raise RuntimeError(
+            "CASELOAD_REDIS_URL is not set; `caseload serve` starts an embedded Redis"
+        )
+    state: dict[str, object] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await init_db(settings)
+        redis = await connect(settings.redis_url or "")
+        services = make_services(settings, redis)
+        state["redis"] = redis
+        state["graphql"] = GraphQLGuard(
+            CaseloadGraphQL(services, schema=build_schema(settings)),
+            max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        )
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await close_db()
+
+    graphql = _StartedApp(state)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": False, "redis": False}
+        try:
+            await Tortoise.get_connection("default").execute_query("SELECT 1")
+            checks["database"] = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            log.warning("readiness: database unreachable")
+        try:
+            await state["redis"].ping()  # type: ignore[attr-defined]
+            checks["redis"] = True
+        except (RedisError, OSError):
+            log.warning("readiness: redis unreachable")
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )

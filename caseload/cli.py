@@ -1,0 +1,167 @@
+"""The `caseload` command: serve (embedded default), worker, migrate and operator tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from caseload.db import apply_migrations, close_db, init_db
+from caseload.embedded_redis import EmbeddedRedis
+from caseload.logs import configure_logging
+from caseload.settings import Settings, get_settings
+
+log = logging.getLogger("caseload")
+
+
+def _child_env(settings: Settings, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CASELOAD_REDIS_URL"] = redis_url
+    env["CASELOAD_DATA_DIR"] = str(settings.data_dir.resolve())
+    return env
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def serve(settings: Settings, *, workers: int = 1) -> int:
+    """API, one arq worker and (unless URLs are set) SQLite and an embedded Redis."""
+    import uvicorn
+
+    from caseload.app import create_app
+    from caseload.embedded_redis import _die_with_parent as die_with_parent
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedded: EmbeddedRedis | None = None
+    worker_processes: list[subprocess.Popen[bytes]] = []
+    try:
+        redis_url = settings.redis_url
+        if not redis_url:
+            embedded = EmbeddedRedis(log_path=(settings.data_dir / "redis.log").resolve())
+            redis_url = embedded.start()
+            log.info("embedded Redis on port %d", embedded.port)
+        asyncio.run(apply_migrations(settings))
+        env = _child_env(settings, redis_url)
+        for _ in range(workers):
+            worker_processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "caseload.cli", "worker"],
+                    env=env,
+                    preexec_fn=die_with_parent(),
+                )
+            )
+        app_settings = settings.model_copy(update={"redis_url": redis_url})
+        uvicorn.run(
+            create_app(app_settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=False,  # request lines can carry ids in query strings; keep logs lean
+            ws="websockets-sansio",
+        )
+    finally:
+        for process in worker_processes:
+            _stop(process)
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def worker(settings: Settings, *, burst: bool = False) -> int:
+    from workers.settings import build_worker
+
+    if not settings.redis_url:
+        return 2
+
+    async def main() -> None:
+        instance = build_worker(settings, settings.redis_url or "", burst=burst)
+        try:
+            await instance.async_run()
+        except asyncio.CancelledError:
+            pass  # arq cancels its main task on SIGINT/SIGTERM: a normal stop
+        finally:
+            await instance.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def migrate(settings: Settings) -> int:
+    asyncio.run(apply_migrations(settings))
+    return 0
+
+
+def create_staff(settings: Settings, email: str) -> int:
+    from resolvers.accounts import create_staff as make_staff
+    from resolvers.errors import InvalidInput
+
+    password = os.environ.get("CASELOAD_STAFF_PASSWORD") or getpass.getpass("Password: ")
+
+    async def run() -> int:
+        await apply_migrations(settings)
+        await init_db(settings)
+        try:
+            await make_staff(email, password)
+        except InvalidInput as error:
+            for _problem in error.fields:
+                pass
+            return 1
+        finally:
+            await close_db()
+        return 0
+
+    return asyncio.run(run())
+
+
+def export_schema(settings: Settings) -> int:
+
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="caseload", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the API with one worker (embedded default)")
+    serve_cmd.add_argument("--workers", type=int, default=1, help="arq worker processes")
+    worker_cmd = commands.add_parser("worker", help="run an arq worker")
+    worker_cmd.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    commands.add_parser("migrate", help="apply database migrations")
+    staff = commands.add_parser("create-staff", help="make a staff account")
+    staff.add_argument("email")
+    commands.add_parser("export-schema", help="print the GraphQL SDL")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings)
+    if args.command == "serve":
+        return serve(settings, workers=args.workers)
+    if args.command == "worker":
+        return worker(settings, burst=args.burst)
+    if args.command == "migrate":
+        return migrate(settings)
+    if args.command == "create-staff":
+        return create_staff(settings, args.email)
+    if args.command == "export-schema":
+        return export_schema(settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The one typed settings object, read from CASELOAD_* environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class EmailBackend(StrEnum):
+    FILE = "file"
+    SMTP = "smtp"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASELOAD_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = "development-only-secret-change-me"
+    env: Environment = Environment.DEVELOPMENT
+    public_url: str = "http://127.0.0.1:8000"
+    allowed_origins: list[str] = Field(default_factory=list)
+
+    email_backend: EmailBackend = EmailBackend.FILE
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    email_from: str = "Caseload <no-reply@caseload.invalid>"
+
+    max_upload_bytes: int = 20_000_000
+    max_import_rows: int = 100_000
+    phone_region: str = "US"
+
+    session_lifetime_seconds: int = 12 * 3600
+    session_idle_seconds: int = 30 * 60
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 15 * 60
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+
+    outbox_sweep_after_seconds: int = 5
+    outbox_max_attempts: int = 12
+
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_query_tokens: int = 2000
+
+    @property
+    def production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "caseload.sqlite3"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.sqlite_path.resolve()}?busy_timeout=15000&synchronous=NORMAL"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

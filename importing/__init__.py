@@ -1,0 +1,1 @@
+"""Pure reading of client data: field normalization, file sniffing, readers, header mapping."""

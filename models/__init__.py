@@ -1,0 +1,29 @@
+"""Tortoise models of Caseload; the app label is ``models``."""
+
+from models.accounts import Provider, Role, Session, User, VerificationPurpose, VerificationToken
+from models.audit import AuditEvent
+from models.clients import AddedVia, Client, ProviderClient
+from models.forms import FormAcknowledgement, FormDocument, FormKind
+from models.imports import ClientImport, ClientImportIssue, ImportStatus
+from models.outbox import OutboxMessage, OutboxStatus
+
+__all__ = [
+    "AddedVia",
+    "AuditEvent",
+    "Client",
+    "ClientImport",
+    "ClientImportIssue",
+    "FormAcknowledgement",
+    "FormDocument",
+    "FormKind",
+    "ImportStatus",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Provider",
+    "ProviderClient",
+    "Role",
+    "Session",
+    "User",
+    "VerificationPurpose",
+    "VerificationToken",
+]

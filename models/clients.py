@@ -1,0 +1,67 @@
+"""Clients (one person across every provider) and each provider's client list."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class AddedVia(StrEnum):
+    MANUAL = "MANUAL"
+    IMPORT = "IMPORT"
+    MESSAGE = "MESSAGE"
+
+
+class Client(Model):
+    id = fields.UUIDField(primary_key=True)
+    user: fields.OneToOneRelation = fields.OneToOneField(
+        "models.User", related_name="client", on_delete=fields.CASCADE
+    )
+    legal_first_name = fields.CharField(max_length=100)
+    legal_last_name = fields.CharField(max_length=100)
+    preferred_name = fields.CharField(max_length=100, null=True)
+    # lower-cased, accent-free names and e-mail: what search and name ordering use
+    search_text = fields.CharField(max_length=512, default="")
+    sort_name = fields.CharField(max_length=256, default="", db_index=True)
+    mobile_phone = fields.CharField(max_length=20, null=True)
+    date_of_birth = fields.DateField(null=True)
+    insurance_carrier = fields.CharField(max_length=200, null=True)
+    insurance_member_id = fields.CharField(max_length=100, null=True)
+    insurance_date_of_birth = fields.DateField(null=True)
+    billing_processor = fields.CharField(max_length=32, null=True)
+    billing_token = fields.CharField(max_length=255, null=True)
+    billing_brand = fields.CharField(max_length=32, null=True)
+    billing_last4 = fields.CharField(max_length=4, null=True)
+    invited_at = fields.DatetimeField(null=True)
+    reminders_sent = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "clients"
+
+
+class ProviderClient(Model):
+    """One entry of a provider's client list. Archiving hides it, nothing is deleted."""
+
+    id = fields.UUIDField(primary_key=True)
+    provider: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Provider", related_name="client_links", on_delete=fields.CASCADE
+    )
+    client: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Client", related_name="provider_links", on_delete=fields.CASCADE
+    )
+    added_via = fields.CharEnumField(AddedVia, max_length=16)
+    added_at = fields.DatetimeField(auto_now_add=True)
+    archived_at = fields.DatetimeField(null=True)
+    source_import_id = fields.UUIDField(null=True)
+
+    provider_id: UUID
+    client_id: UUID
+
+    class Meta:
+        table = "provider_clients"
+        unique_together = (("provider", "client"),)

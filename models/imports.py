@@ -1,0 +1,66 @@
+"""Client import jobs (the row is the source of truth) and their per-row issues."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ImportStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class ClientImport(Model):
+    id = fields.UUIDField(primary_key=True)
+    provider: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Provider", related_name="imports", on_delete=fields.CASCADE
+    )
+    file_name = fields.CharField(max_length=255)
+    file_data = fields.BinaryField()
+    format = fields.CharField(max_length=8)
+    status = fields.CharEnumField(ImportStatus, max_length=16, default=ImportStatus.QUEUED)
+    dry_run = fields.BooleanField(default=False)
+    send_invitations = fields.BooleanField(default=True)
+    explicit_mapping: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
+    column_mapping: list = fields.JSONField(default=list)  # type: ignore[type-arg]
+    ignored_columns: list = fields.JSONField(default=list)  # type: ignore[type-arg]
+    total_rows = fields.IntField(null=True)
+    processed_rows = fields.IntField(default=0)
+    created_count = fields.IntField(default=0)
+    linked_count = fields.IntField(default=0)
+    already_in_list_count = fields.IntField(default=0)
+    duplicate_count = fields.IntField(default=0)
+    error_count = fields.IntField(default=0)
+    warning_count = fields.IntField(default=0)
+    failure_reason = fields.CharField(max_length=500, null=True)
+    cancel_requested = fields.BooleanField(default=False)
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_expires_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "client_imports"
+
+
+class ClientImportIssue(Model):
+    id = fields.BigIntField(primary_key=True)
+    client_import: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.ClientImport", related_name="issues", on_delete=fields.CASCADE
+    )
+    row = fields.IntField()
+    column = fields.CharField(max_length=255, null=True)
+    code = fields.CharField(max_length=32)
+    message = fields.CharField(max_length=500)
+    severity = fields.CharField(max_length=8)
+
+    class Meta:
+        table = "client_import_issues"
+        indexes = (("client_import", "row"),)

@@ -1,0 +1,220 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+import functools
+from json import dumps, loads
+from models.accounts import Role, VerificationPurpose
+from models.clients import AddedVia
+from models.forms import FormKind
+from models.imports import ImportStatus
+from models.outbox import OutboxStatus
+from tortoise.fields.base import OnDelete
+from uuid import uuid4
+from tortoise import fields
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    initial = True
+
+    operations = [
+        ops.CreateModel(
+            name='AuditEvent',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('actor_id', fields.UUIDField(null=True)),
+                ('actor_role', fields.CharField(null=True, max_length=16)),
+                ('action', fields.CharField(max_length=64)),
+                ('client_id', fields.UUIDField(null=True, db_index=True)),
+                ('subject_id', fields.UUIDField(null=True)),
+                ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'audit_events', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='FormDocument',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('kind', fields.CharEnumField(description='BILLING_POLICY: BILLING_POLICY\nPRIVACY_POLICY: PRIVACY_POLICY', enum_type=FormKind, max_length=32)),
+                ('version', fields.IntField()),
+                ('title', fields.CharField(max_length=200)),
+                ('body', fields.TextField(unique=False)),
+                ('published_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'form_documents', 'app': 'models', 'unique_together': (('kind', 'version'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='OutboxMessage',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('kind', fields.CharField(max_length=64)),
+                ('payload', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('subject_id', fields.UUIDField(null=True, db_index=True)),
+                ('status', fields.CharEnumField(default=OutboxStatus.PENDING, description='PENDING: PENDING\nSENDING: SENDING\nSENT: SENT\nFAILED: FAILED\nCANCELLED: CANCELLED', enum_type=OutboxStatus, max_length=16)),
+                ('attempts', fields.IntField(default=0)),
+                ('last_error', fields.CharField(null=True, max_length=200)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('available_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('locked_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'outbox_messages', 'app': 'models', 'indexes': [Index(fields=['status', 'available_at'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='User',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('email', fields.CharField(unique=True, max_length=254)),
+                ('password_hash', fields.CharField(null=True, max_length=255)),
+                ('role', fields.CharEnumField(description='PROVIDER: PROVIDER\nCLIENT: CLIENT\nSTAFF: STAFF', enum_type=Role, max_length=16)),
+                ('email_verified_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'users', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Client',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('user', fields.OneToOneField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='client', on_delete=OnDelete.CASCADE)),
+                ('legal_first_name', fields.CharField(max_length=100)),
+                ('legal_last_name', fields.CharField(max_length=100)),
+                ('preferred_name', fields.CharField(null=True, max_length=100)),
+                ('search_text', fields.CharField(default='', max_length=512)),
+                ('sort_name', fields.CharField(default='', db_index=True, max_length=256)),
+                ('mobile_phone', fields.CharField(null=True, max_length=20)),
+                ('date_of_birth', fields.DateField(null=True)),
+                ('insurance_carrier', fields.CharField(null=True, max_length=200)),
+                ('insurance_member_id', fields.CharField(null=True, max_length=100)),
+                ('insurance_date_of_birth', fields.DateField(null=True)),
+                ('billing_processor', fields.CharField(null=True, max_length=32)),
+                ('billing_token', fields.CharField(null=True, max_length=255)),
+                ('billing_brand', fields.CharField(null=True, max_length=32)),
+                ('billing_last4', fields.CharField(null=True, max_length=4)),
+                ('invited_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('reminders_sent', fields.IntField(default=0)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'clients', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='FormAcknowledgement',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('client', fields.ForeignKeyField('models.Client', source_field='client_id', db_constraint=True, to_field='id', related_name='form_acknowledgements', on_delete=OnDelete.CASCADE)),
+                ('document', fields.ForeignKeyField('models.FormDocument', source_field='document_id', db_constraint=True, to_field='id', related_name='acknowledgements', on_delete=OnDelete.CASCADE)),
+                ('acknowledged_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'form_acknowledgements', 'app': 'models', 'unique_together': (('client', 'document'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Provider',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('user', fields.OneToOneField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='provider', on_delete=OnDelete.CASCADE)),
+                ('display_name', fields.CharField(max_length=200)),
+                ('practice_name', fields.CharField(null=True, max_length=200)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'providers', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ClientImport',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', db_constraint=True, to_field='id', related_name='imports', on_delete=OnDelete.CASCADE)),
+                ('file_name', fields.CharField(max_length=255)),
+                ('file_data', fields.BinaryField()),
+                ('format', fields.CharField(max_length=8)),
+                ('status', fields.CharEnumField(default=ImportStatus.QUEUED, description='QUEUED: QUEUED\nRUNNING: RUNNING\nCOMPLETED: COMPLETED\nFAILED: FAILED\nCANCELLED: CANCELLED', enum_type=ImportStatus, max_length=16)),
+                ('dry_run', fields.BooleanField(default=False)),
+                ('send_invitations', fields.BooleanField(default=True)),
+                ('explicit_mapping', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('column_mapping', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('ignored_columns', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('total_rows', fields.IntField(null=True)),
+                ('processed_rows', fields.IntField(default=0)),
+                ('created_count', fields.IntField(default=0)),
+                ('linked_count', fields.IntField(default=0)),
+                ('already_in_list_count', fields.IntField(default=0)),
+                ('duplicate_count', fields.IntField(default=0)),
+                ('error_count', fields.IntField(default=0)),
+                ('warning_count', fields.IntField(default=0)),
+                ('failure_reason', fields.CharField(null=True, max_length=500)),
+                ('cancel_requested', fields.BooleanField(default=False)),
+                ('lease_owner', fields.CharField(null=True, max_length=64)),
+                ('lease_expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('started_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'client_imports', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ClientImportIssue',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('client_import', fields.ForeignKeyField('models.ClientImport', source_field='client_import_id', db_constraint=True, to_field='id', related_name='issues', on_delete=OnDelete.CASCADE)),
+                ('row', fields.IntField()),
+                ('column', fields.CharField(null=True, max_length=255)),
+                ('code', fields.CharField(max_length=32)),
+                ('message', fields.CharField(max_length=500)),
+                ('severity', fields.CharField(max_length=8)),
+            ],
+            options={'table': 'client_import_issues', 'app': 'models', 'indexes': [Index(fields=['client_import', 'row'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ProviderClient',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', db_constraint=True, to_field='id', related_name='client_links', on_delete=OnDelete.CASCADE)),
+                ('client', fields.ForeignKeyField('models.Client', source_field='client_id', db_constraint=True, to_field='id', related_name='provider_links', on_delete=OnDelete.CASCADE)),
+                ('added_via', fields.CharEnumField(description='MANUAL: MANUAL\nIMPORT: IMPORT\nMESSAGE: MESSAGE', enum_type=AddedVia, max_length=16)),
+                ('added_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('archived_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('source_import_id', fields.UUIDField(null=True)),
+            ],
+            options={'table': 'provider_clients', 'app': 'models', 'unique_together': (('provider', 'client'),), 'pk_attr': 'id', 'table_description': "One entry of a provider's client list. Archiving hides it, nothing is deleted."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Session',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='sessions', on_delete=OnDelete.CASCADE)),
+                ('token_hash', fields.CharField(unique=True, max_length=64)),
+                ('provider_id', fields.UUIDField(null=True)),
+                ('client_id', fields.UUIDField(null=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('last_seen_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'sessions', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A log-in, of which only the SHA-256 of the bearer token is stored.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='VerificationToken',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='verification_tokens', on_delete=OnDelete.CASCADE)),
+                ('purpose', fields.CharEnumField(description='VERIFY_EMAIL: VERIFY_EMAIL\nCHANGE_EMAIL: CHANGE_EMAIL', enum_type=VerificationPurpose, max_length=16)),
+                ('token_hash', fields.CharField(unique=True, max_length=64)),
+                ('new_email', fields.CharField(null=True, max_length=254)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'verification_tokens', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A single-use link token, of which only the SHA-256 is stored.'},
+            bases=['Model'],
+        ),
+    ]

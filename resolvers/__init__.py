@@ -1,0 +1,1 @@
+"""Use cases: plain async functions taking the actor and typed input; no GraphQL here."""

@@ -1,0 +1,182 @@
+"""Reading a provider's client list: search, filters, order and keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
+
+from models import Client, FormAcknowledgement, ProviderClient
+from resolvers import audit
+from resolvers.actor import Actor
+from resolvers.clients import ClientView
+from resolvers.errors import FieldProblem, InvalidInput, NotFound
+from resolvers.names import fold
+from resolvers.onboarding import current_form_ids
+from resolvers.policies import links_visible_to, require_provider, visible_link
+
+MAX_PAGE = 100
+
+
+class ClientOrder(StrEnum):
+    NAME_ASC = "NAME_ASC"
+    NAME_DESC = "NAME_DESC"
+    ADDED_DESC = "ADDED_DESC"
+    ADDED_ASC = "ADDED_ASC"
+
+
+class OnboardingFilter(StrEnum):
+    ANY = "ANY"
+    COMPLETE = "COMPLETE"
+    INCOMPLETE = "INCOMPLETE"
+
+
+@dataclass(frozen=True)
+class ClientListArgs:
+    first: int = 50
+    after: str | None = None
+    search: str | None = None
+    archived: bool = False
+    onboarding: OnboardingFilter = OnboardingFilter.ANY
+    order: ClientOrder = ClientOrder.NAME_ASC
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[tuple[str, ClientView]]  # (cursor, client)
+    has_next_page: bool
+    total_count: int
+
+
+_ORDER_KEY = {
+    ClientOrder.NAME_ASC: ("client__sort_name", False),
+    ClientOrder.NAME_DESC: ("client__sort_name", True),
+    ClientOrder.ADDED_ASC: ("added_at", False),
+    ClientOrder.ADDED_DESC: ("added_at", True),
+}
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(values, list) or len(values) != 2:
+            raise ValueError
+        return values
+    except ValueError:
+        raise InvalidInput([FieldProblem("after", "is not a cursor from this list")]) from None
+
+
+def _sort_value(link: ProviderClient, order: ClientOrder) -> str:
+    if order in (ClientOrder.NAME_ASC, ClientOrder.NAME_DESC):
+        return str(link.client.sort_name)
+    return link.added_at.isoformat()
+
+
+async def _complete_clients_query(form_ids: list[UUID]) -> Any:
+    return Subquery(
+        FormAcknowledgement.filter(document_id__in=form_ids)
+        .group_by("client_id")
+        .annotate(n=Count("id"))
+        .filter(n=len(form_ids))
+        .values("client_id")
+    )
+
+
+async def _filtered(actor: Actor, args: ClientListArgs) -> QuerySet[ProviderClient]:
+    query = links_visible_to(actor).filter(archived_at__isnull=not args.archived)
+    if args.search and (needle := fold(" ".join(args.search.split()))):
+        for word in needle.split(" "):
+            query = query.filter(client__search_text__contains=word)
+    if args.onboarding is not OnboardingFilter.ANY:
+        form_ids = await current_form_ids()
+        complete = Q(
+            client__user__email_verified_at__isnull=False,
+            client__insurance_carrier__isnull=False,
+            client__billing_token__isnull=False,
+        )
+        if form_ids:
+            complete &= Q(client_id__in=await _complete_clients_query(form_ids))
+        else:
+            complete &= Q(id__in=[])
+        query = query.filter(
+            complete if args.onboarding is OnboardingFilter.COMPLETE else ~complete
+        )
+    return query
+
+
+async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
+    require_provider(actor)
+    assert actor is not None
+    first = max(0, min(args.first, MAX_PAGE))
+    field, descending = _ORDER_KEY[args.order]
+    query = await _filtered(actor, args)
+    total = await query.count()
+    page_query = query
+    if args.after:
+        value, last_id = decode_cursor(args.after)
+        if field == "added_at":
+            value = datetime.fromisoformat(str(value))
+        op = "lt" if descending else "gt"
+        page_query = page_query.filter(
+            Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": UUID(str(last_id))})
+        )
+    prefix = "-" if descending else ""
+    links = (
+        await page_query.order_by(f"{prefix}{field}", f"{prefix}id")
+        .limit(first + 1)
+        .select_related("client", "client__user")
+    )
+    items = [
+        (
+            encode_cursor([_sort_value(link, args.order), str(link.id)]),
+            ClientView(
+                link.client,
+                link,
+                link.client.user.email,
+                link.client.user.email_verified_at is not None,
+            ),
+        )
+        for link in links[:first]
+    ]
+    return Page(items=items, has_next_page=len(links) > first, total_count=total)
+
+
+async def get_client(
+    actor: Actor | None, client_id: str, *, audit_read: bool = True
+) -> ClientView | None:
+    """A client on the provider's own list (or a client's own record); else None, like an unknown id."""
+    if actor is not None and actor.is_client and str(actor.client_id) == str(client_id):
+        return await own_client(actor)
+    if actor is None or not actor.is_provider:
+        return None
+    try:
+        link = await visible_link(actor, client_id)
+    except NotFound:
+        return None
+    if audit_read:
+        await audit.record(actor, "client.read", client_id=link.client_id)
+    user = link.client.user
+    return ClientView(link.client, link, user.email, user.email_verified_at is not None)
+
+
+async def own_client(actor: Actor | None) -> ClientView | None:
+    """A client's own record, as the client sees it."""
+    if actor is None or not actor.is_client:
+        return None
+    client = await Client.get_or_none(id=actor.client_id).select_related("user")
+    if client is None:
+        return None
+    await audit.record(actor, "client.read", client_id=client.id)
+    return ClientView(client, None, client.user.email, client.user.email_verified_at is not None)

@@ -1,0 +1,87 @@
+"""Onboarding derived from data: e-mail verified, insurance, billing, current forms acknowledged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from tortoise.functions import Max
+
+from models import Client, FormAcknowledgement, FormDocument, FormKind
+
+STEPS = ("VERIFY_EMAIL", "ADD_INSURANCE", "ADD_BILLING", "ACKNOWLEDGE_FORMS")
+
+
+@dataclass(frozen=True)
+class OnboardingState:
+    email_verified: bool
+    insurance_added: bool
+    billing_added: bool
+    forms_acknowledged: bool
+    invited_at: datetime | None
+
+    @property
+    def missing_steps(self) -> list[str]:
+        done = (
+            self.email_verified,
+            self.insurance_added,
+            self.billing_added,
+            self.forms_acknowledged,
+        )
+        return [step for step, ok in zip(STEPS, done, strict=True) if not ok]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_steps
+
+
+def state_of(client: Client, email_verified: bool, forms_acknowledged: bool) -> OnboardingState:
+    return OnboardingState(
+        email_verified=email_verified,
+        insurance_added=bool(client.insurance_carrier and client.insurance_member_id),
+        billing_added=bool(client.billing_token),
+        forms_acknowledged=forms_acknowledged,
+        invited_at=client.invited_at,
+    )
+
+
+async def current_form_ids() -> list[UUID]:
+    """The newest version of each required form."""
+    latest = (
+        await FormDocument.annotate(latest=Max("version")).group_by("kind").values("kind", "latest")
+    )
+    if len(latest) < len(FormKind):
+        return []
+    ids: list[UUID] = []
+    for row in latest:
+        doc = await FormDocument.get(kind=row["kind"], version=row["latest"]).values_list(
+            "id", flat=True
+        )
+        ids.append(doc)  # type: ignore[arg-type]
+    return ids
+
+
+async def clients_with_current_forms(client_ids: Iterable[UUID]) -> set[UUID]:
+    """Which of these clients acknowledged the current version of every required form."""
+    ids = list(client_ids)
+    if not ids:
+        return set()
+    rows = await FormAcknowledgement.filter(client_id__in=ids).values(
+        "client_id", "document__kind", "document__version"
+    )
+    latest = dict(
+        await FormDocument.annotate(latest=Max("version"))
+        .group_by("kind")
+        .values_list("kind", "latest")
+    )
+    if len(latest) < len(FormKind):
+        return set()
+    acknowledged: dict[UUID, set[str]] = {}
+    for row in rows:
+        kind = row["document__kind"]
+        kind_key = kind.value if isinstance(kind, FormKind) else str(kind)
+        if latest.get(kind_key, latest.get(kind)) == row["document__version"]:
+            acknowledged.setdefault(row["client_id"], set()).add(kind_key)
+    return {cid for cid, kinds in acknowledged.items() if len(kinds) == len(FormKind)}

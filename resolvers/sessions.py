@@ -1,0 +1,83 @@
+"""Log-in sessions: opaque bearer tokens with an absolute lifetime and an idle timeout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from caseload.security import new_token, token_digest
+from caseload.settings import Settings
+from models import Client, Provider, Role, Session, User
+from resolvers.actor import Actor
+
+# last_seen_at is written at most this often, so reads do not each cost a write
+_TOUCH_EVERY = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+async def open_session(settings: Settings, user: User) -> IssuedSession:
+    token = new_token()
+    now = datetime.now(UTC)
+    expires_at = now + timedelta(seconds=settings.session_lifetime_seconds)
+    profile = await actor_for_user(user)
+    await Session.create(
+        user=user,
+        token_hash=token_digest(token),
+        provider_id=profile.provider_id,
+        client_id=profile.client_id,
+        last_seen_at=now,
+        expires_at=expires_at,
+    )
+    return IssuedSession(token=token, expires_at=expires_at, user=user)
+
+
+def _usable(settings: Settings, session: Session, now: datetime) -> bool:
+    idle_limit = session.last_seen_at + timedelta(seconds=settings.session_idle_seconds)
+    return session.revoked_at is None and session.expires_at > now and idle_limit > now
+
+
+async def actor_for_user(user: User) -> Actor:
+    provider_id = client_id = None
+    if user.role is Role.PROVIDER:
+        provider = await Provider.get_or_none(user_id=user.id)
+        provider_id = provider.id if provider else None
+    elif user.role is Role.CLIENT:
+        client = await Client.get_or_none(user_id=user.id)
+        client_id = client.id if client else None
+    return Actor(user_id=user.id, role=user.role, provider_id=provider_id, client_id=client_id)
+
+
+async def authenticate(
+    settings: Settings, token: str | None, *, touch: bool = True
+) -> Actor | None:
+    """The actor behind a bearer token, or None when it is unknown, revoked or expired."""
+    if not token:
+        return None
+    session = await Session.get_or_none(token_hash=token_digest(token)).select_related("user")
+    now = datetime.now(UTC)
+    if session is None or not _usable(settings, session, now):
+        return None
+    if touch and now - session.last_seen_at > _TOUCH_EVERY:
+        await Session.filter(id=session.id).update(last_seen_at=now)
+    return Actor(
+        user_id=session.user.id,
+        role=session.user.role,
+        session_id=session.id,
+        provider_id=session.provider_id,
+        client_id=session.client_id,
+    )
+
+
+async def session_is_live(settings: Settings, session_id: object) -> bool:
+    session = await Session.get_or_none(id=session_id)
+    return session is not None and _usable(settings, session, datetime.now(UTC))
+
+
+async def revoke_session(session_id: object) -> None:
+    await Session.filter(id=session_id, revoked_at=None).update(revoked_at=datetime.now(UTC))

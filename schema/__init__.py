@@ -1,0 +1,1 @@
+"""Strawberry GraphQL layer: types, inputs, unions and the root schema; no business logic."""

@@ -1,0 +1,47 @@
+"""Helpers of live subscriptions: public errors, and ending a stream when its session ends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from resolvers.sessions import session_is_live
+from schema.context import Context
+
+T = TypeVar("T")
+
+SESSION_CHECK_SECONDS = 5.0
+
+
+class PublicError(Exception):
+    """An error whose message is safe to show as is (no PHI, no internals)."""
+
+
+async def keep_session_alive(ctx: Context, source: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Relay `source` until the subscriber's session is revoked or expires."""
+    actor = ctx.actor
+    iterator = source.__aiter__()
+    pending: asyncio.Task[Any] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=SESSION_CHECK_SECONDS)
+            if not done:
+                if (
+                    actor is not None
+                    and actor.session_id is not None
+                    and not await session_is_live(ctx.services.settings, actor.session_id)
+                ):
+                    raise PublicError("Your session has ended. Log in again.")
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()

@@ -1,0 +1,78 @@
+"""The root schema, assembled from per-domain classes, with its limits and error masking."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from caseload.settings import Settings
+from schema.accounts import AccountMutations, AccountQueries
+from schema.clients import ClientMutations, ClientQueries
+from schema.live import PublicError
+from schema.subscriptions import Subscription
+
+log = logging.getLogger("caseload.graphql")
+
+
+@strawberry.type
+class Query(AccountQueries, ClientQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(AccountMutations, ClientMutations):
+    pass
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, PublicError | GraphQLError)
+
+
+class CaseloadSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Exception text can carry PHI (a database error quoting a value): log type and path only.
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, PublicError | GraphQLError):
+                continue
+            frames = "".join(traceback.format_tb(original.__traceback__))
+            log.error(
+                "unexpected %s at %s\n%s",
+                type(original).__name__,
+                ".".join(str(p) for p in error.path or ()),
+                frames,
+            )
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    extensions: list[Any] = [
+        partial(MaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        partial(ParserCache, maxsize=512),
+        partial(ValidationCache, maxsize=512),
+    ]
+    if settings.production:
+        extensions.append(DisableIntrospection)
+    return CaseloadSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )

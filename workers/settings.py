@@ -1,0 +1,59 @@
+"""arq WorkerSettings: the job functions, the cron sweeper, and per-process start-up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker
+
+from caseload.db import close_db, init_db
+from caseload.mail import make_transport
+from caseload.redis import make_services, redis_settings
+from caseload.settings import Settings
+from workers.outbox import deliver_outbox, sweep_outbox
+
+log = logging.getLogger(__name__)
+
+EVERY_FIVE_SECONDS = set(range(0, 60, 5))
+
+
+def build_worker(
+    settings: Settings, redis_url: str, *, own_database: bool = True, **overrides: Any
+) -> Worker:
+    """A worker; `own_database=False` shares the caller's Tortoise (tests run one in-process)."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        if own_database:
+            await init_db(settings)
+        ctx["settings"] = settings
+        ctx["services"] = make_services(settings, ctx["redis"])
+        ctx["transport"] = make_transport(settings)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if own_database:
+            await close_db()
+
+    options: dict[str, Any] = {
+        "functions": [deliver_outbox],
+        "cron_jobs": [
+            cron(
+                sweep_outbox,
+                second=EVERY_FIVE_SECONDS,
+                run_at_startup=True,
+                unique=True,
+                timeout=60,
+            )
+        ],
+        "redis_settings": redis_settings(redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_jobs": 10,
+        "job_timeout": 300,
+        "keep_result": 3600,
+        "handle_signals": True,
+        "health_check_interval": 30,
+    }
+    options.update(overrides)
+    return Worker(**options)
