@@ -21,6 +21,7 @@ from schema.errors import (
     InvalidStateError,
     NotFoundError,
     OnboardingStep,
+    public_error,
     to_error,
 )
 from schema.nodes import Node, PageInfo
@@ -287,7 +288,10 @@ class ClientQueries:
             onboarding=onboarding,
             order=order_by,
         )
-        page = await client_list.list_clients(info.context.actor, args)
+        try:
+            page = await client_list.list_clients(info.context.actor, args)
+        except DomainError as error:
+            raise public_error(error) from None
         edges = [ClientEdge(cursor=c, node=ClientType.from_view(v)) for c, v in page.items]
         return ClientConnection(
             edges=edges,

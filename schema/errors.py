@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 import strawberry
+from graphql import GraphQLError
 
 from resolvers.errors import (
     AuthFailure,
@@ -122,3 +123,8 @@ def to_error(error: DomainError) -> AnyError:
     if code is ErrorCode.RATE_LIMITED:
         return AuthError(code=code, message=error.message)
     return InvalidStateError(code=code, message=error.message)
+
+
+def public_error(error: DomainError) -> GraphQLError:
+    """A top-level error for a query or subscription, with its code in extensions."""
+    return GraphQLError(error.message, extensions={"code": error.code})

@@ -6,16 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
+from graphql import GraphQLError
+
 from resolvers.sessions import session_is_live
 from schema.context import Context
 
 T = TypeVar("T")
 
 SESSION_CHECK_SECONDS = 5.0
-
-
-class PublicError(Exception):
-    """An error whose message is safe to show as is (no PHI, no internals)."""
 
 
 async def keep_session_alive(ctx: Context, source: AsyncIterator[T]) -> AsyncIterator[T]:
@@ -34,7 +32,10 @@ async def keep_session_alive(ctx: Context, source: AsyncIterator[T]) -> AsyncIte
                     and actor.session_id is not None
                     and not await session_is_live(ctx.services.settings, actor.session_id)
                 ):
-                    raise PublicError("Your session has ended. Log in again.")
+                    raise GraphQLError(
+                        "Your session has ended. Log in again.",
+                        extensions={"code": "UNAUTHENTICATED"},
+                    )
                 continue
             try:
                 item = pending.result()

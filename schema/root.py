@@ -23,7 +23,6 @@ from strawberry.types import ExecutionContext
 from caseload.settings import Settings
 from schema.accounts import AccountMutations, AccountQueries
 from schema.clients import ClientMutations, ClientQueries
-from schema.live import PublicError
 from schema.subscriptions import Subscription
 
 log = logging.getLogger("caseload.graphql")
@@ -41,7 +40,7 @@ class Mutation(AccountMutations, ClientMutations):
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is not None and not isinstance(original, PublicError | GraphQLError)
+    return original is not None and not isinstance(original, GraphQLError)
 
 
 class CaseloadSchema(strawberry.Schema):
@@ -51,7 +50,7 @@ class CaseloadSchema(strawberry.Schema):
         # Exception text can carry PHI (a database error quoting a value): log type and path only.
         for error in errors:
             original = error.original_error
-            if original is None or isinstance(original, PublicError | GraphQLError):
+            if original is None or isinstance(original, GraphQLError):
                 continue
             frames = "".join(traceback.format_tb(original.__traceback__))
             log.error(

@@ -12,7 +12,8 @@ from resolvers.errors import DomainError
 from resolvers.policies import require_provider
 from schema.clients import ClientType
 from schema.context import Info
-from schema.live import PublicError, keep_session_alive
+from schema.errors import public_error
+from schema.live import keep_session_alive
 
 
 @strawberry.type
@@ -23,7 +24,7 @@ class Subscription:
         try:
             provider_id = require_provider(ctx.actor)
         except DomainError as error:
-            raise PublicError(error.message) from None
+            raise public_error(error) from None
         async with ctx.services.events.listen(client_channel(provider_id)) as events:
             async for event in keep_session_alive(ctx, events):
                 view = await client_list.get_client(ctx.actor, event["client_id"], audit_read=False)
