@@ -43,7 +43,7 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     import uvicorn
 
     from caseload.app import create_app
-    from caseload.embedded_redis import _die_with_parent as die_with_parent
+    from caseload.embedded_redis import die_with_parent
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded: EmbeddedRedis | None = None
@@ -65,6 +65,7 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
                 )
             )
         app_settings = settings.model_copy(update={"redis_url": redis_url})
+        print(f"Caseload GraphQL at http://{settings.host}:{settings.port}/graphql", flush=True)
         uvicorn.run(
             create_app(app_settings),
             host=settings.host,
@@ -85,6 +86,10 @@ def worker(settings: Settings, *, burst: bool = False) -> int:
     from workers.settings import build_worker
 
     if not settings.redis_url:
+        print(
+            "CASELOAD_REDIS_URL is not set (`caseload serve` sets it for its worker).",
+            file=sys.stderr,
+        )
         return 2
 
     async def main() -> None:
@@ -102,6 +107,7 @@ def worker(settings: Settings, *, burst: bool = False) -> int:
 
 def migrate(settings: Settings) -> int:
     asyncio.run(apply_migrations(settings))
+    print("Migrations applied.")
     return 0
 
 
@@ -115,20 +121,23 @@ def create_staff(settings: Settings, email: str) -> int:
         await apply_migrations(settings)
         await init_db(settings)
         try:
-            await make_staff(email, password)
+            user = await make_staff(email, password)
         except InvalidInput as error:
-            for _problem in error.fields:
-                pass
+            for problem in error.fields:
+                print(f"{problem.field}: {problem.message}", file=sys.stderr)
             return 1
         finally:
             await close_db()
+        print(f"Staff account {user.id} created.")
         return 0
 
     return asyncio.run(run())
 
 
 def export_schema(settings: Settings) -> int:
+    from schema.root import build_schema
 
+    print(build_schema(settings).as_str())
     return 0
 
 

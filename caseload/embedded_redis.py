@@ -50,7 +50,7 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A preexec_fn: Linux sends the child SIGTERM when we die, even by SIGKILL."""
     if not sys.platform.startswith("linux"):
         return None
@@ -65,6 +65,9 @@ def _die_with_parent() -> Callable[[], None] | None:
             os._exit(126)
 
     return preexec
+
+
+_die_with_parent = die_with_parent  # the name caseload/cli.py imports today
 
 
 def _answers_ping(port: int) -> bool:
@@ -100,7 +103,7 @@ class _Keeper(threading.Thread):
                 stdout=self.output,
                 stderr=subprocess.STDOUT,
                 # Deliberate: only a prctl() call runs between fork and exec.
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
                 # Own process group: Ctrl-C reaches the API and worker, which shut down
                 # while Redis still answers; stop() ends the server after them.
                 process_group=0,

@@ -63,4 +63,4 @@ class ClientImportIssue(Model):
 
     class Meta:
         table = "client_import_issues"
-        indexes = (("client_import", "row"),)
+        indexes = (("client_import_id", "row"),)

@@ -273,20 +273,20 @@ class ClientQueries:
     async def clients(
         self,
         info: Info,
-        first: int = 50,
+        first: int | None = 50,
         after: str | None = None,
         search: str | None = None,
-        archived: bool = False,
-        onboarding: OnboardingFilter = client_list.OnboardingFilter.ANY,  # type: ignore[valid-type]
-        order_by: ClientOrder = client_list.ClientOrder.NAME_ASC,  # type: ignore[valid-type]
+        archived: bool | None = False,
+        onboarding: OnboardingFilter | None = client_list.OnboardingFilter.ANY,  # type: ignore[valid-type]
+        order_by: ClientOrder | None = client_list.ClientOrder.NAME_ASC,  # type: ignore[valid-type]
     ) -> ClientConnection:
         args = client_list.ClientListArgs(
-            first=first,
+            first=50 if first is None else first,
             after=after,
             search=search,
-            archived=archived,
-            onboarding=onboarding,
-            order=order_by,
+            archived=bool(archived),
+            onboarding=onboarding or client_list.OnboardingFilter.ANY,
+            order=order_by or client_list.ClientOrder.NAME_ASC,
         )
         try:
             page = await client_list.list_clients(info.context.actor, args)

@@ -168,7 +168,7 @@ class Migration(migrations.Migration):
                 ('message', fields.CharField(max_length=500)),
                 ('severity', fields.CharField(max_length=8)),
             ],
-            options={'table': 'client_import_issues', 'app': 'models', 'indexes': [Index(fields=['client_import', 'row'])], 'pk_attr': 'id'},
+            options={'table': 'client_import_issues', 'app': 'models', 'indexes': [Index(fields=['client_import_id', 'row'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
