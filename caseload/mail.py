@@ -78,7 +78,7 @@ class ConsoleTransport:
 
     async def send(self, mail: Mail) -> None:
         # The console is a developer's own terminal; it is not the application log.
-        print(build_message(self.settings, mail).as_string(), flush=True)  # noqa: T201
+        print(build_message(self.settings, mail).as_string(), flush=True)
 
 
 def make_transport(settings: Settings) -> MailTransport:
