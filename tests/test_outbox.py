@@ -1,0 +1,114 @@
+"""The outbox: nothing lost when Redis or the SMTP server is away, nothing sent twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiosmtpd.controller import Controller
+
+from caseload.embedded_redis import EmbeddedRedis, free_port
+from caseload.mail import make_transport
+from caseload.redis import connect, make_services
+from caseload.settings import EmailBackend
+from models import OutboxMessage, OutboxStatus
+from tests.support import Api, mail_files, run_worker, sign_up_provider
+from workers.outbox import deliver, sweep
+
+
+async def _backdate() -> None:
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    await OutboxMessage.all().update(available_at=past)
+
+
+async def test_redis_down_at_commit_delays_but_never_loses_mail(
+    api: Api, redis_server: EmbeddedRedis
+) -> None:
+    redis_server.stop()
+    try:
+        token, _ = await sign_up_provider(api, email="offline@example.com")
+        assert token
+    finally:
+        redis_server.restart()
+    assert await OutboxMessage.filter(status=OutboxStatus.PENDING).count() == 1
+    await run_worker(api.settings)
+    assert mail_files(api.settings) == []  # nothing was queued while Redis was away
+
+    redis = await connect(api.settings.redis_url or "")
+    services = make_services(api.settings, redis)
+    try:
+        assert await sweep(services) == 0  # too fresh: the after-commit enqueue may still come
+        await _backdate()
+        assert await sweep(services) == 1
+        assert await sweep(services) == 1  # a second sweep before delivery queues nothing new
+        await run_worker(api.settings)
+        assert await sweep(services) == 0
+        await run_worker(api.settings)
+    finally:
+        await redis.aclose()
+    files = mail_files(api.settings)
+    assert len(files) == 1
+    assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == 1
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+async def test_smtp_down_retries_with_backoff_then_delivers_once(api: Api) -> None:
+    port = free_port()
+    settings = api.settings.model_copy(
+        update={"email_backend": EmailBackend.SMTP, "smtp_port": port, "smtp_host": "127.0.0.1"}
+    )
+    await sign_up_provider(api, email="smtp@example.com")
+    message = await OutboxMessage.get(kind="email.confirm_account")
+    redis = await connect(settings.redis_url or "")
+    services = make_services(settings, redis)
+    transport = make_transport(settings)
+    try:
+        assert await deliver(services, transport, message.id) == "retry"
+        await message.refresh_from_db()
+        assert message.status is OutboxStatus.PENDING and message.attempts == 1
+        assert message.available_at > datetime.now(UTC)
+        assert message.last_error and "example.com" not in message.last_error
+        assert await deliver(services, transport, message.id) == "retry"
+        await message.refresh_from_db()
+        second_wait = message.available_at
+        assert message.attempts == 2
+        assert second_wait - datetime.now(UTC) > timedelta(seconds=2)  # backoff grows
+
+        inbox = _Inbox()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            await _backdate()
+            assert await sweep(services) == 1
+            await run_worker(settings)
+            await run_worker(settings)
+            assert await sweep(services) == 0
+        finally:
+            controller.stop()
+    finally:
+        await redis.aclose()
+    assert len(inbox.messages) == 1
+    assert b"smtp@example.com" in inbox.messages[0]
+    await message.refresh_from_db()
+    assert message.status is OutboxStatus.SENT
+
+
+async def test_a_claimed_message_is_not_sent_twice(api: Api) -> None:
+    await sign_up_provider(api)
+    message = await OutboxMessage.get(kind="email.confirm_account")
+    redis = await connect(api.settings.redis_url or "")
+    services = make_services(api.settings, redis)
+    transport = make_transport(api.settings)
+    try:
+        results = [await deliver(services, transport, message.id) for _ in range(3)]
+    finally:
+        await redis.aclose()
+    assert results == ["sent", "skipped", "skipped"]
+    assert len(mail_files(api.settings)) == 1
