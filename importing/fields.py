@@ -19,15 +19,19 @@ _SIMPLE_EMAIL = re.compile(
 _NANP = re.compile(r"\(?([2-9]\d{2})\)?[\s.\-]?([2-9]\d{2})[\s.\-]?(\d{4})")
 
 
+_CONTROLS = dict.fromkeys([*range(0x20), 0x7F], " ")
+
+
 class FieldInvalid(ValueError):
     """A field value a person must correct; the message names no value, only the rule."""
 
 
 def clean_text(value: str | None) -> str:
-    """Trim, fold inner white space and compose to NFC."""
+    """Trim, fold inner white space and control characters, and compose to NFC."""
     if value is None:
         return ""
-    return " ".join(unicodedata.normalize("NFC", value).split())
+    # Control characters (a NUL from a damaged file) become spaces: PostgreSQL refuses NUL.
+    return " ".join(unicodedata.normalize("NFC", value).translate(_CONTROLS).split())
 
 
 def normalize_name(value: str | None, *, required: bool = True) -> str | None:

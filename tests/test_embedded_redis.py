@@ -22,10 +22,6 @@ import redis
 from caseload import embedded_redis
 from caseload.embedded_redis import EmbeddedRedis, find_server_binary, free_port
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="relies on Linux parent-death signals"
-)
-
 
 def gone(pid: int) -> bool:
     """True once the process no longer exists (a zombie left to init counts as gone)."""

@@ -1,0 +1,176 @@
+"""Deterministic client-list files (CSV, XLSX with shared strings, vCard) for benchmarks."""
+
+from __future__ import annotations
+
+import io
+import random
+import zipfile
+from collections.abc import Iterator
+from xml.sax.saxutils import escape
+
+FIRST = ["Ava", "Liam", "Zoë", "José", "Fatima", "Chen", "Noah", "Aisha", "Mateo", "Nora"]
+LAST = ["García", "Nguyen", "Müller", "O'Brien", "Haddad", "Kowalski", "Rossi", "Patel"]
+HEADERS = [
+    "Client ID",
+    "First Name",
+    "Last Name",
+    "Preferred Name",
+    "Email",
+    "Mobile Phone",
+    "Date of Birth",
+    "Primary Insurance",
+    "Status",
+]
+
+
+def client_records(n: int, *, seed: int = 7) -> Iterator[list[str]]:
+    """n rows of HEADERS, unique e-mails, US phones and US-style birth dates."""
+    rng = random.Random(seed)
+    for i in range(n):
+        first = rng.choice(FIRST)
+        last = rng.choice(LAST)
+        phone = f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}"
+        dob = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1940, 2010)}"
+        email = f"client.{i}@example.org"
+        yield [f"C{i}", first, last, "", email, phone, dob, "Aetna", "Active"]
+
+
+def make_csv(n: int, *, seed: int = 7) -> bytes:
+    """A UTF-8 CSV with a header line and n client rows, CRLF line ends, as Excel writes."""
+    lines = [",".join(HEADERS)]
+    for record in client_records(n, seed=seed):
+        lines.append(",".join(f'"{v}"' if "," in v else v for v in record))
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _column(index: int) -> str:
+    name = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    "{sheets}"
+    '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    "</Types>"
+)
+_SHEET_TYPE = (
+    '<Override PartName="/xl/worksheets/sheet{i}.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+)
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+    "</Relationships>"
+)
+_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_RNS = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+Cell = str | int | float | None
+Sheet = list[list[Cell]]
+
+
+def xlsx_from_sheets(sheets: dict[str, Sheet], *, formulas: dict[str, str] | None = None) -> bytes:
+    """An .xlsx laid out as Excel writes it: strings in sharedStrings.xml, numbers inline.
+
+    formulas maps a cell reference on the first sheet ("F2") to formula text; the cell keeps
+    its value as the cached result, the way Excel saves a computed formula.
+    """
+    strings: dict[str, int] = {}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        entries = "".join(
+            f'<sheet name="{escape(name)}" sheetId="{i}" r:id="rId{i}"/>'
+            for i, name in enumerate(sheets, 1)
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f"<workbook {_NS} {_RNS}><sheets>{entries}</sheets></workbook>",
+        )
+        rels = "".join(
+            f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+            for i in range(1, len(sheets) + 1)
+        )
+        shared = len(sheets) + 1
+        rels += f'<Relationship Id="rId{shared}" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships '
+            f'xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>',
+        )
+        for i, rows in enumerate(sheets.values(), 1):
+            with archive.open(f"xl/worksheets/sheet{i}.xml", "w") as member:
+                member.write(
+                    f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}><sheetData>'.encode()
+                )
+                for r, row in enumerate(rows, 1):
+                    member.write(_row_xml(r, row, strings, formulas if i == 1 else None).encode())
+                member.write(b"</sheetData></worksheet>")
+        sst = "".join(f'<si><t xml:space="preserve">{escape(s)}</t></si>' for s in strings)
+        archive.writestr(
+            "xl/sharedStrings.xml",
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst {_NS} count="{len(strings)}" '
+            f'uniqueCount="{len(strings)}">{sst}</sst>',
+        )
+        archive.writestr("_rels/.rels", _ROOT_RELS)
+        types = "".join(_SHEET_TYPE.format(i=i) for i in range(1, len(sheets) + 1))
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES.format(sheets=types))
+    return buffer.getvalue()
+
+
+def _row_xml(
+    r: int, row: list[Cell], strings: dict[str, int], formulas: dict[str, str] | None
+) -> str:
+    cells = []
+    for c, value in enumerate(row):
+        if value is None or value == "":
+            continue
+        ref = f"{_column(c)}{r}"
+        formula = f"<f>{escape(formulas[ref])}</f>" if formulas and ref in formulas else ""
+        if isinstance(value, str):
+            index = strings.setdefault(value, len(strings))
+            cells.append(f'<c r="{ref}" t="s">{formula}<v>{index}</v></c>')
+        else:
+            cells.append(f'<c r="{ref}">{formula}<v>{value}</v></c>')
+    return f'<row r="{r}">{"".join(cells)}</row>'
+
+
+def make_xlsx(n: int, *, seed: int = 7) -> bytes:
+    """An .xlsx with one sheet: HEADERS and n client rows; phones as numbers, like TheraNest."""
+    rows: Sheet = [list(HEADERS)]
+    for record in client_records(n, seed=seed):
+        digits = "".join(ch for ch in record[5] if ch.isdigit())
+        rows.append([*record[:5], int(digits), *record[6:]])
+    return xlsx_from_sheets({"Clients": rows})
+
+
+def make_vcf(n: int, *, seed: int = 7) -> bytes:
+    """An iPhone-style vCard 3.0 file with n cards and one group card."""
+    out = io.StringIO()
+    for record in client_records(n, seed=seed):
+        _, first, last, _, email, phone, dob, _, _ = record
+        month, day, year = dob.split("/")
+        out.write(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\n"
+            f"N:{last};{first};;;\r\nFN:{first} {last}\r\n"
+            f"EMAIL;type=INTERNET;type=HOME;type=pref:{email}\r\n"
+            f"item1.TEL;type=CELL;type=VOICE;type=pref:{phone}\r\n"
+            "item1.X-ABLabel:mobile\r\n"
+            "TEL;type=HOME;type=VOICE:+1 212 555 0100\r\n"
+            f"BDAY;value=date:{year}-{month}-{day}\r\n"
+            "END:VCARD\r\n"
+        )
+    out.write("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Clients;;;;\r\nFN:Clients\r\n")
+    out.write("X-ADDRESSBOOKSERVER-KIND:group\r\nEND:VCARD\r\n")
+    return out.getvalue().encode()

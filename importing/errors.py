@@ -1,0 +1,172 @@
+"""Why a whole file cannot be imported, with a message a person can act on and no file content."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
+PASSWORD_PROTECTED_FILE = "PASSWORD_PROTECTED_FILE"
+EMPTY_FILE = "EMPTY_FILE"
+FILE_TOO_LARGE = "FILE_TOO_LARGE"
+TOO_MANY_ROWS = "TOO_MANY_ROWS"
+MISSING_REQUIRED_COLUMNS = "MISSING_REQUIRED_COLUMNS"
+
+_SAVE_AS = "Upload a .csv, .xlsx or .vcf file."
+# A header cell that looks like an address or a phone number is client data, not a column name.
+_LOOKS_LIKE_DATA = re.compile(r"@|\d[\d\s().+\-]{5,}\d")
+_MAX_LISTED = 25
+
+
+class ImportFileError(Exception):
+    """The file as a whole is refused; `code` is stable, `message` is for people."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        missing_columns: Sequence[str] = (),
+        found_columns: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.missing_columns = list(missing_columns)
+        self.found_columns = list(found_columns)
+
+    def __repr__(self) -> str:
+        return f"ImportFileError({self.code!r}, {self.message!r})"
+
+
+def unsupported(detail: str = "We can't read this file.") -> ImportFileError:
+    return ImportFileError(UNSUPPORTED_FILE, f"{detail} {_SAVE_AS}")
+
+
+def old_excel() -> ImportFileError:
+    return ImportFileError(
+        UNSUPPORTED_FILE,
+        "This is an old-style Excel workbook (.xls). Open it in Excel, save it as .xlsx "
+        "(Excel Workbook) or .csv, and upload the new file.",
+    )
+
+
+def unsafe_workbook() -> ImportFileError:
+    return ImportFileError(
+        UNSUPPORTED_FILE,
+        "This workbook is damaged or built in a way we refuse to open for safety. Open it in "
+        "Excel, save it again as .xlsx or .csv, and upload the new file.",
+    )
+
+
+def password_protected() -> ImportFileError:
+    return ImportFileError(
+        PASSWORD_PROTECTED_FILE,
+        "This workbook is password-protected. Export it again without password protection "
+        "(in SimplePractice, uncheck the password-protection box) and upload the new file.",
+    )
+
+
+def empty_file() -> ImportFileError:
+    return ImportFileError(
+        EMPTY_FILE,
+        "The file has no client rows. Check that the export includes your clients, then "
+        "upload it again.",
+    )
+
+
+def too_large(max_bytes: int) -> ImportFileError:
+    return ImportFileError(
+        FILE_TOO_LARGE,
+        f"The file is larger than {_size(max_bytes)}. Split it into smaller files, or export "
+        "only the columns you need, and upload them one by one.",
+    )
+
+
+def too_many_rows(max_rows: int) -> ImportFileError:
+    return ImportFileError(
+        TOO_MANY_ROWS,
+        f"The file has more than {max_rows:,} client rows. Split it into files of at most "
+        f"{max_rows:,} rows and upload them one by one.",
+    )
+
+
+def missing_columns(missing: Sequence[str], found: Sequence[str]) -> ImportFileError:
+    """Required columns that no header matched; found are the headers as in the file."""
+    names = " and ".join(missing) if len(missing) < 3 else ", ".join(missing)
+    noun = "column" if len(missing) == 1 else "columns"
+    add = (
+        f"Add a column named {missing[0]}, or map one."
+        if len(missing) == 1
+        else f"Add columns named {names}, or map them."
+    )
+    return ImportFileError(
+        MISSING_REQUIRED_COLUMNS,
+        f"The file has no {names} {noun}. Found columns: {_listing(found)}. {add}",
+        missing_columns=missing,
+        found_columns=found,
+    )
+
+
+def headerless(missing: Sequence[str], found: Sequence[str]) -> ImportFileError:
+    """The first row holds client data instead of column names."""
+    return ImportFileError(
+        MISSING_REQUIRED_COLUMNS,
+        "The first row looks like client data, not column names. Add a first row with the "
+        "column names (First Name, Last Name, Email) and upload the file again.",
+        missing_columns=missing,
+        found_columns=found,
+    )
+
+
+def contacts_lack(missing: Sequence[str], found: Sequence[str]) -> ImportFileError:
+    """A contact file where no card has a name, or none has an e-mail address."""
+    what = "an e-mail address" if list(missing) == ["Email"] else "a name"
+    return ImportFileError(
+        MISSING_REQUIRED_COLUMNS,
+        f"None of the contacts in this file has {what}. Add it to the contacts, export them "
+        "again and upload the new file.",
+        missing_columns=missing,
+        found_columns=found,
+    )
+
+
+def mapped_column_absent(field_label: str, header: str, found: Sequence[str]) -> ImportFileError:
+    return ImportFileError(
+        MISSING_REQUIRED_COLUMNS,
+        f"The column{_quote(header)} chosen for {field_label} is not in the file. Found "
+        f"columns: {_listing(found)}. Choose one of these columns.",
+        missing_columns=[header],
+        found_columns=found,
+    )
+
+
+def mapped_column_protected(field_label: str, header: str, found: Sequence[str]) -> ImportFileError:
+    return ImportFileError(
+        MISSING_REQUIRED_COLUMNS,
+        f"The column{_quote(header)} chosen for {field_label} holds insurance or payment "
+        "details, which are never imported. Choose another column.",
+        missing_columns=[header],
+        found_columns=found,
+    )
+
+
+def _quote(header: str) -> str:
+    if _LOOKS_LIKE_DATA.search(header):
+        return ""
+    return f' "{header[:60]}"'
+
+
+def _listing(found: Sequence[str]) -> str:
+    shown = [h[:60] for h in found if h.strip() and not _LOOKS_LIKE_DATA.search(h)]
+    listed = ", ".join(shown[:_MAX_LISTED]) or "none"
+    rest = len([h for h in found if h.strip()]) - len(shown[:_MAX_LISTED])
+    return f"{listed} and {rest} more" if rest > 0 else listed
+
+
+def _size(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g} MB"
+    if n >= 1_000:
+        return f"{n / 1_000:g} KB"
+    return f"{n} bytes"

@@ -1,0 +1,131 @@
+"""Tell an upload's format from its bytes (never its name), and a text file's encoding."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+from importing import ole, zip_guard
+from importing.errors import (
+    UNSUPPORTED_FILE,
+    ImportFileError,
+    empty_file,
+    old_excel,
+    password_protected,
+    unsupported,
+)
+from importing.model import ImportFormat
+
+SAMPLE = 64 << 10
+_CHECK_CHUNK = 1 << 20
+_BINARY_MAGIC = (
+    b"%PDF",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"\x1f\x8b",
+    b"Rar!",
+    b"7z\xbc\xaf",
+    b"II*\x00",
+    b"MM\x00*",
+    b"RIFF",
+    b"\x00\x00\x01\x00",
+    b"{\\rtf",
+)
+_BLANK = " \t\r\n\x0b\x0c\ufeff"
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    format: ImportFormat
+    encoding: str = ""
+
+
+def sniff(data: bytes) -> Sniffed:
+    """The format and, for text, the encoding; ImportFileError for anything we cannot read."""
+    if data.startswith(ole.OLE_MAGIC):
+        if ole.is_encrypted_package(data):
+            raise password_protected()
+        if ole.is_old_excel(data):
+            raise old_excel()
+        raise unsupported("This is an older Microsoft Office file, not a client list we can read.")
+    if zip_guard.is_zip(data):
+        return Sniffed(_zip_kind(data))
+    if data.startswith(_BINARY_MAGIC):
+        raise unsupported("This file is not a spreadsheet or contact file.")
+    encoding = detect_encoding(data)
+    head = data[:SAMPLE].decode(encoding, "replace").lstrip(_BLANK)
+    if not head.strip():
+        if not data.decode(encoding, "replace").strip(_BLANK):
+            raise empty_file()
+        raise unsupported("This file holds nothing but blank space at its start.")
+    if _looks_binary(head):
+        raise unsupported("This file is not text we can read.")
+    if head[:11].upper() == "BEGIN:VCARD":
+        return Sniffed(ImportFormat.VCF, encoding)
+    if head.startswith("<"):
+        raise ImportFileError(
+            UNSUPPORTED_FILE,
+            "This file is a web page or XML, not a spreadsheet. Open it in Excel, save it as "
+            ".xlsx or .csv, and upload the new file.",
+        )
+    return Sniffed(ImportFormat.CSV, encoding)
+
+
+def detect_encoding(data: bytes) -> str:
+    """utf-8-sig or utf-16 by their byte-order mark, else UTF-8 when valid, else Windows-1252."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = data[:1024]
+    if len(head) >= 4 and b"\x00" in head:
+        # UTF-16 written without a mark: every other byte of Latin text is zero.
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if odd > len(head) // 4 and even == 0:
+            return "utf-16-le"
+        if even > len(head) // 4 and odd == 0:
+            return "utf-16-be"
+    return "utf-8" if _is_utf8(data) else "cp1252"
+
+
+def _is_utf8(data: bytes) -> bool:
+    # Chunked so that checking a large file never holds a second copy of it as text; a
+    # sequence cut at the very end is forgiven (the reader replaces it).
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), _CHECK_CHUNK):
+            decoder.decode(view[start : start + _CHECK_CHUNK])
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _looks_binary(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    return len(_CONTROLS.findall(text)) > 2 + len(text) // 100
+
+
+def _zip_kind(data: bytes) -> ImportFormat:
+    with zip_guard.open_zip(data) as archive:
+        names = {name.lower() for name in archive.namelist()}
+    if "xl/workbook.xml" in names:
+        return ImportFormat.XLSX
+    if "xl/workbook.bin" in names:
+        detail = "This is an Excel binary workbook (.xlsb)."
+    elif "mimetype" in names or "content.xml" in names:
+        detail = "This is an OpenDocument spreadsheet (.ods)."
+    elif any(name.startswith("index/") for name in names):
+        detail = "This is an Apple Numbers file."
+    elif "word/document.xml" in names:
+        detail = "This is a Word document."
+    else:
+        raise unsupported("This zip archive holds no Excel workbook.")
+    raise ImportFileError(
+        UNSUPPORTED_FILE,
+        f"{detail} Open it, save or export it as .xlsx or .csv, and upload the new file.",
+    )

@@ -1,0 +1,108 @@
+"""Cells of sheet-like rows (CSV records, XLSX rows) to clients, through the plan's sources."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from importing.columns import is_mobile_label
+from importing.model import ClientField, ClientRow, FilePlan, RowError, Source
+from importing.rows import RowBuilder
+
+F = ClientField
+Text = Callable[[Any], str]
+Picker = Callable[[Sequence[Any]], str]
+
+
+def _same(value: Any) -> str:
+    return str(value)
+
+
+def _picker(sources: tuple[Source, ...], text: Text | None) -> Picker:
+    if not sources:
+        return lambda cells: ""
+    if len(sources) == 1 and sources[0].label_column is None:
+        column = sources[0].column
+        if text is None:
+            return lambda cells: cells[column] if column < len(cells) else ""
+        return lambda cells: text(cells[column]) if column < len(cells) else ""
+    convert = text or _same
+
+    def pick(cells: Sequence[Any]) -> str:
+        # The first source with a value; a labelled one only when its label says mobile.
+        width = len(cells)
+        for source in sources:
+            if source.column >= width:
+                continue
+            value = convert(cells[source.column])
+            if not value.strip():
+                continue
+            label = source.label_column
+            if label is not None and (label >= width or not is_mobile_label(convert(cells[label]))):
+                continue
+            return value
+        return ""
+
+    return pick
+
+
+def _date_picker(sources: tuple[Source, ...], text: Text | None) -> Callable[[Sequence[Any]], Any]:
+    if not sources:
+        return lambda cells: None
+    column = sources[0].column
+    convert = text or _same
+
+    def pick(cells: Sequence[Any]) -> Any:
+        if column >= len(cells):
+            return None
+        value = cells[column]
+        return value if isinstance(value, datetime.date) else convert(value)
+
+    return pick
+
+
+def client_rows(
+    rows: Iterable[tuple[int, Sequence[Any]]],
+    plan: FilePlan,
+    *,
+    start_after: int,
+    region: str,
+    text: Text | None = None,
+) -> Iterator[ClientRow | RowError]:
+    """rows are the non-blank data rows with their line numbers; text converts a cell."""
+    sources = plan.layout.sources
+    first = _picker(sources.get(F.FIRST_NAME, ()), text)
+    last = _picker(sources.get(F.LAST_NAME, ()), text)
+    full = _picker(sources.get(F.FULL_NAME, ()), text)
+    email = _picker(sources.get(F.EMAIL, ()), text)
+    phone = _picker(sources.get(F.MOBILE_PHONE, ()), text)
+    preferred = _picker(sources.get(F.PREFERRED_NAME, ()), text)
+    born = _date_picker(sources.get(F.DATE_OF_BIRTH, ()), text)
+    build = RowBuilder(plan.mapping, region).build
+    seen = 0
+    for number, cells in rows:
+        seen += 1
+        if seen <= start_after:
+            continue
+        address = email(cells)
+        if ":::" in address:
+            # Google Contacts puts several addresses in one cell: "a@x.org ::: b@y.org".
+            address = address.split(":::", 1)[0]
+        mobile = phone(cells)
+        if ":::" in mobile:
+            mobile = mobile.split(":::", 1)[0]
+        yield build(
+            number, first(cells), last(cells), address, mobile, preferred(cells), born(cells),
+            full(cells),
+        )  # fmt: skip
+
+
+def count_rows(rows: Iterable[object], max_rows: int, too_many: Callable[[], Exception]) -> int:
+    """Number of rows, stopping (and raising) as soon as there are more than max_rows."""
+    total = 0
+    for _ in rows:
+        total += 1
+        if total > max_rows:
+            raise too_many()
+    return total

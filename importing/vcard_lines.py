@@ -1,0 +1,95 @@
+"""Split vCard text into cards of unfolded property lines (RFC folding and 2.1 soft breaks)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+_CHUNK = 1 << 20
+_GROUP_KINDS = ("KIND", "X-ADDRESSBOOKSERVER-KIND")
+
+
+def logical_lines(data: bytes, encoding: str) -> Iterator[str]:
+    """Unfolded lines: a line starting with a space or tab continues the one before, and in a
+    quoted-printable value a trailing "=" is a soft break before the next line."""
+    # Universal newlines turn CRLF and CR into LF; reading in large chunks keeps memory flat
+    # and is several times faster than iterating the stream line by line.
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace", newline=None)
+    current: str | None = None
+    soft = False
+    rest = ""
+    while True:
+        chunk = stream.read(_CHUNK)
+        lines = (rest + chunk).split("\n")
+        rest = lines.pop() if chunk else ""
+        for line in lines:
+            if current is not None:
+                if soft:
+                    current = current[:-1] + line
+                    soft = line.endswith("=")
+                    continue
+                if line and (line[0] == " " or line[0] == "\t"):
+                    current += line[1:]
+                    continue
+                yield current
+            current = line
+            soft = line.endswith("=") and _is_quoted_printable(line)
+        if not chunk:
+            break
+    if current is not None:
+        yield current
+
+
+def _is_quoted_printable(line: str) -> bool:
+    colon = line.find(":")
+    return colon > 0 and "QUOTED-PRINTABLE" in line[:colon].upper()
+
+
+def cards(data: bytes, encoding: str) -> Iterator[tuple[list[str], bool]]:
+    """Each top-level card's property lines, and whether it is a group (list) card; a nested
+    card (a 2.1 AGENT) and an empty card are left out; a file cut short gives its last card."""
+    card: list[str] | None = None
+    group = False
+    depth = 0
+    for line in logical_lines(data, encoding):
+        first = line[:1]
+        if first in (" ", "\t", "\ufeff"):
+            # Stray blanks or a byte-order mark before BEGIN:VCARD.
+            line = line.lstrip(" \t\ufeff")
+            first = line[:1]
+        if first in ("B", "E", "b", "e"):
+            head = line[:6].upper()
+            if head == "BEGIN:" and line[6:].strip().upper() == "VCARD":
+                depth += 1
+                if card is None:
+                    card, group, depth = [], False, 1
+                continue
+            if head[:4] == "END:" and line[4:].strip().upper() == "VCARD":
+                depth -= 1
+                if depth <= 0 and card is not None:
+                    if card:
+                        yield card, group
+                    card, depth = None, 0
+                continue
+        elif first in ("K", "X", "k", "x") and card is not None and depth == 1:
+            group = group or _is_group_kind(line)
+        if card is not None and depth == 1 and line:
+            card.append(line)
+    if card:
+        yield card, group
+
+
+def _is_group_kind(line: str) -> bool:
+    """Apple's X-ADDRESSBOOKSERVER-KIND:group and vCard 4's KIND:group mark list cards."""
+    name, _, value = line.partition(":")
+    return name.split(";", 1)[0].upper() in _GROUP_KINDS and value.strip().lower() == "group"
+
+
+def property_name(line: str) -> str:
+    """N, EMAIL, TEL... with any group prefix (item1.) and parameters removed."""
+    end = len(line)
+    for sep in (":", ";"):
+        at = line.find(sep, 0, end)
+        if at >= 0:
+            end = at
+    return line[:end].rsplit(".", 1)[-1].upper()

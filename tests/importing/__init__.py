@@ -1,0 +1,1 @@
+"""Tests of importing/: sniffing, readers, column matching, row rules, hostile files."""
