@@ -11,11 +11,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis
 from caseload.logs import configure_logging
 from caseload.settings import Settings, get_settings
+from models.forms import FormKind
 
 log = logging.getLogger("caseload")
 
@@ -134,6 +136,34 @@ def create_staff(settings: Settings, email: str) -> int:
     return asyncio.run(run())
 
 
+def publish_form(settings: Settings, kind: str, path: str) -> int:
+    """A new version of a standard form; clients acknowledge it again."""
+    from resolvers.errors import InvalidInput
+    from resolvers.forms import publish_form as publish
+
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"cannot read {path}: {error}", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        await apply_migrations(settings)
+        await init_db(settings)
+        try:
+            document = await publish(FormKind(kind), text)
+        except InvalidInput as error:
+            for problem in error.fields:
+                print(f"{problem.field}: {problem.message}", file=sys.stderr)
+            return 1
+        finally:
+            await close_db()
+        print(f"Published {document.kind.value} version {document.version} ({document.id}).")
+        return 0
+
+    return asyncio.run(run())
+
+
 def export_schema(settings: Settings) -> int:
     from schema.root import build_schema
 
@@ -152,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     staff = commands.add_parser("create-staff", help="make a staff account")
     staff.add_argument("email")
     commands.add_parser("export-schema", help="print the GraphQL SDL")
+    form = commands.add_parser(
+        "publish-form", help="publish a new version of a standard form (first line = title)"
+    )
+    form.add_argument("kind", type=str.upper, choices=[k.value for k in FormKind])
+    form.add_argument("file", help="UTF-8 text file: the title line, then the body")
     return parser
 
 
@@ -169,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return create_staff(settings, args.email)
     if args.command == "export-schema":
         return export_schema(settings)
+    if args.command == "publish-form":
+        return publish_form(settings, args.kind, args.file)
     return 2
 
 

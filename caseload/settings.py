@@ -21,6 +21,10 @@ class EmailBackend(StrEnum):
     CONSOLE = "console"
 
 
+class PaymentProcessorKind(StrEnum):
+    TEST = "test"  # accepts the documented test tokens (tok_visa, ...); the embedded default
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASELOAD_", extra="ignore")
 
@@ -45,12 +49,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20_000_000
     max_import_rows: int = 100_000
     phone_region: str = "US"
+    import_batch_rows: int = 2000
+    # a worker renews its lease on an import every batch; a dead worker's job resumes after this
+    import_lease_seconds: int = 15
 
     session_lifetime_seconds: int = 12 * 3600
     session_idle_seconds: int = 30 * 60
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
     invitation_ttl_seconds: int = 7 * 24 * 3600
+    # onboarding reminders: the first this many days after the invitation, then every
+    # reminder_every_days, at most reminder_max of them
+    reminder_first_days: int = 3
+    reminder_every_days: int = 3
+    reminder_max: int = 3
+    payment_processor: PaymentProcessorKind = PaymentProcessorKind.TEST
 
     outbox_sweep_after_seconds: int = 5
     outbox_max_attempts: int = 12

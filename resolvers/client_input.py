@@ -80,13 +80,14 @@ class Checker:
     def insurance(self, field: str, value: InsuranceData | None) -> InsuranceData | None:
         if value is None:
             return None
-        carrier = self.name(f"{field}.carrier", value.carrier)
+        prefix = f"{field}." if field else ""  # "" when the insurance is the whole input
+        carrier = self.name(f"{prefix}carrier", value.carrier)
         member_id = "".join(value.member_id.split())
         if not member_id:
-            self._fail(f"{field}.memberId", FieldInvalid("is required"))
+            self._fail(f"{prefix}memberId", FieldInvalid("is required"))
         elif len(member_id) > MAX_INSURANCE_TEXT:
-            self._fail(f"{field}.memberId", FieldInvalid("is too long"))
-        dob = self.birth_date(f"{field}.dateOfBirth", value.date_of_birth)
+            self._fail(f"{prefix}memberId", FieldInvalid("is too long"))
+        dob = self.birth_date(f"{prefix}dateOfBirth", value.date_of_birth)
         if carrier and member_id and dob:
             return InsuranceData(carrier=carrier, member_id=member_id, date_of_birth=dob)
         return None

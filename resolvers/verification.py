@@ -10,11 +10,15 @@ from tortoise.transactions import in_transaction
 
 from caseload.security import hash_password, new_token, token_digest
 from models import Client, User, VerificationPurpose, VerificationToken
+from resolvers import audit
 from resolvers.accounts import check_password
+from resolvers.actor import Actor
+from resolvers.client_events import announce_client_change
 from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session
+from resolvers.unit_of_work import unit_of_work
 
 
 def invalid_token() -> AuthFailure:
@@ -76,7 +80,8 @@ async def verify_email(services: Services, token: str, password: str | None) -> 
         )
         if problems:
             raise InvalidInput(problems, "Choose a password to finish setting up your account.")
-    async with in_transaction() as conn:
+    async with unit_of_work(services) as uow:
+        conn = uow.conn
         spent = (
             await VerificationToken.filter(id=record.id, used_at=None)
             .using_db(conn)
@@ -89,15 +94,17 @@ async def verify_email(services: Services, token: str, password: str | None) -> 
             updates["password_hash"] = hash_password(password)
         if record.purpose is VerificationPurpose.CHANGE_EMAIL and record.new_email:
             updates["email"] = record.new_email
+            # links sent to the old address must not verify the new one
+            await revoke_tokens(user.id, VerificationPurpose.VERIFY_EMAIL, conn)
         try:
             await User.filter(id=user.id).using_db(conn).update(**updates)
         except IntegrityError:
             raise InvalidInput(
                 [FieldProblem("email", "already belongs to another account")]
             ) from None
-        if "email" in updates:
-            client = await Client.get_or_none(user_id=user.id, using_db=conn)
-            if client is not None:
+        client = await Client.get_or_none(user_id=user.id, using_db=conn)
+        if client is not None:
+            if "email" in updates:
                 fields = search_fields(
                     client.legal_first_name,
                     client.legal_last_name,
@@ -105,5 +112,11 @@ async def verify_email(services: Services, token: str, password: str | None) -> 
                     str(updates["email"]),
                 )
                 await Client.filter(id=client.id).using_db(conn).update(**fields)
+            actor = Actor(user_id=user.id, role=user.role, client_id=client.id)
+            await audit.record(
+                actor, f"client.{record.purpose.value.lower()}", client_id=client.id, conn=conn
+            )
+            # providers listing the client see the step done live
+            await announce_client_change(uow, client.id)
     await user.refresh_from_db()
     return await open_session(services.settings, user)

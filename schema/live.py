@@ -10,6 +10,7 @@ from graphql import GraphQLError
 
 from resolvers.sessions import session_is_live
 from schema.context import Context
+from schema.loaders import Loaders
 
 T = TypeVar("T")
 
@@ -42,6 +43,9 @@ async def keep_session_alive(ctx: Context, source: AsyncIterator[T]) -> AsyncIte
             except StopAsyncIteration:
                 return
             pending = None
+            # A DataLoader caches for its lifetime and this context lives as long as the
+            # socket: each event is resolved with fresh loaders, or it would show stale data.
+            ctx.loaders = Loaders()
             yield item
     finally:
         if pending is not None:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
-from models import User, VerificationPurpose
+from models import Client, User, VerificationPurpose
+from resolvers.client_events import announce_client_change
+from resolvers.email_change import reissue_pending_token
+from resolvers.message_threads import has_unread
+from resolvers.onboarding import clients_with_current_forms, state_of
 from resolvers.ports import Services
+from resolvers.unit_of_work import UnitOfWork
 from resolvers.verification import issue_token
 
 
@@ -16,6 +22,8 @@ class Rendered:
     to: str
     subject: str
     text: str
+    # run in the transaction that marks the message sent (e.g. stamp Client.invited_at)
+    after_send: Callable[[UnitOfWork], Awaitable[None]] | None = None
 
 
 class Undeliverable(Exception):
@@ -54,3 +62,158 @@ Renderer = Callable[[Services, dict[str, str]], Awaitable[Rendered]]
 RENDERERS: dict[str, Renderer] = {
     "email.confirm_account": confirm_account,
 }
+
+
+def _page(services: Services, path: str) -> str:
+    return f"{services.settings.public_url.rstrip('/')}/{path}"
+
+
+async def insurance_request(services: Services, payload: dict[str, str]) -> Rendered:
+    """Sent when a provider schedules a client who has no insurance on file."""
+    user = await _user(payload)
+    client = await Client.get_or_none(id=UUID(payload["client_id"]))
+    if client is None:
+        raise Undeliverable("client no longer exists")
+    if client.insurance_carrier and client.insurance_member_id:
+        raise Undeliverable("insurance already on file")
+    return Rendered(
+        to=user.email,
+        subject="Please add your insurance information",
+        text=(
+            "To use your insurance with Caseload, please add your insurance information "
+            "to your account:\n\n"
+            f"{_page(services, 'insurance')}\n\n"
+            "It takes a minute: your insurance company, member ID and date of birth.\n"
+        ),
+    )
+
+
+async def new_message(services: Services, payload: dict[str, str]) -> Rendered:
+    """A nudge without the message, the sender or any name; skipped once the thread is read."""
+    user = await _user(payload)
+    thread_id = UUID(payload["thread_id"])
+    if not await has_unread(thread_id, user.id):
+        raise Undeliverable("already read")
+    return Rendered(
+        to=user.email,
+        subject="You have a new message",
+        text=(
+            "You have a new message on Caseload. Log in to read it:\n\n"
+            f"{_page(services, f'messages/{thread_id}')}\n\n"
+            "For your privacy, messages are never included in e-mail.\n"
+        ),
+    )
+
+
+RENDERERS["email.insurance_request"] = insurance_request
+RENDERERS["email.new_message"] = new_message
+
+
+async def _client_of(user: User) -> Client:
+    client = await Client.get_or_none(user_id=user.id)
+    if client is None:
+        raise Undeliverable("not a client account")
+    return client
+
+
+def _lifetime(services: Services) -> str:
+    days, seconds = divmod(services.settings.invitation_ttl_seconds, 86400)
+    return f"{days} days" if days > 1 else f"{max(1, seconds // 3600 + 24 * days)} hours"
+
+
+async def invitation(services: Services, payload: dict[str, str]) -> Rendered:
+    """The link is the whole content: no provider, practice or client name."""
+    user = await _user(payload)
+    client = await _client_of(user)
+
+    async def mark_invited(uow: UnitOfWork) -> None:
+        await Client.filter(id=client.id).using_db(uow.conn).update(invited_at=datetime.now(UTC))
+        await announce_client_change(uow, client.id)
+
+    if user.email_verified_at is not None:  # an existing account, added to another list
+        return Rendered(
+            to=user.email,
+            subject="There is something new in your Caseload account",
+            text=(
+                "There is something new to review in your Caseload account. "
+                "Log in to see it:\n\n"
+                f"{_page(services, 'login')}\n\n"
+                "If you were not expecting this, you can ignore this message.\n"
+            ),
+            after_send=mark_invited,
+        )
+    token = await issue_token(services, user.id, VerificationPurpose.VERIFY_EMAIL)
+    return Rendered(
+        to=user.email,
+        subject="You are invited to set up your Caseload account",
+        text=(
+            "You have been invited to set up an account on Caseload. Open this link to "
+            "confirm your e-mail address and choose a password:\n\n"
+            f"{_link(services, 'verify', token)}\n\n"
+            f"The link works once and expires in {_lifetime(services)}. "
+            "If you were not expecting this, you can ignore this message.\n"
+        ),
+        after_send=mark_invited,
+    )
+
+
+async def confirm_new_address(services: Services, payload: dict[str, str]) -> Rendered:
+    """Sent to the new address; the account keeps the old one until the link is followed."""
+    await _user(payload)
+    issued = await reissue_pending_token(services, UUID(payload["token_id"]))
+    if issued is None:
+        raise Undeliverable("change superseded, revoked or already made")
+    token, new_address = issued
+    return Rendered(
+        to=new_address,
+        subject="Confirm your new e-mail address",
+        text=(
+            "This address was entered as the new e-mail address of a Caseload account. "
+            "To start using it, open this link:\n\n"
+            f"{_link(services, 'verify', token)}\n\n"
+            "Until then the account keeps its current address. "
+            "If this was not you, you can ignore this message.\n"
+        ),
+    )
+
+
+_STEP_WORDS = {
+    "VERIFY_EMAIL": "confirm your e-mail address",
+    "ADD_INSURANCE": "add your insurance",
+    "ADD_BILLING": "add a payment method",
+    "ACKNOWLEDGE_FORMS": "read and acknowledge the billing and privacy policies",
+}
+
+
+async def onboarding_reminder(services: Services, payload: dict[str, str]) -> Rendered:
+    """Generic steps left and a link; skipped when the client finished in the meantime."""
+    user = await _user(payload)
+    client = await _client_of(user)
+    forms_done = client.id in await clients_with_current_forms([client.id])
+    state = state_of(client, user.email_verified_at is not None, forms_done)
+    if state.complete:
+        raise Undeliverable("onboarding complete")
+    if state.email_verified:
+        link = _page(services, "onboarding")
+    else:
+        link = _link(
+            services,
+            "verify",
+            await issue_token(services, user.id, VerificationPurpose.VERIFY_EMAIL),
+        )
+    steps = "".join(f"  - {_STEP_WORDS[step]}\n" for step in state.missing_steps)
+    return Rendered(
+        to=user.email,
+        subject="A few steps left to set up your Caseload account",
+        text=(
+            "Your Caseload account is almost ready. Still to do:\n\n"
+            f"{steps}\n"
+            f"Continue here:\n\n{link}\n\n"
+            "If you were not expecting this, you can ignore this message.\n"
+        ),
+    )
+
+
+RENDERERS["email.invitation"] = invitation
+RENDERERS["email.confirm_new_address"] = confirm_new_address
+RENDERERS["email.onboarding_reminder"] = onboarding_reminder

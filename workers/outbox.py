@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 from caseload.mail import Mail, MailTransport
 from models import OutboxMessage, OutboxStatus
 from resolvers.ports import Services
-from resolvers.unit_of_work import DELIVER_OUTBOX, outbox_job_id
+from resolvers.unit_of_work import DELIVER_OUTBOX, outbox_job_id, unit_of_work
 from workers.emails import RENDERERS, Undeliverable
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,14 @@ async def deliver(services: Services, transport: MailTransport, message_id: UUID
         )
         log.warning("outbox %s attempt %d failed: %s", message.id, attempts, type(error).__name__)
         return "retry"
-    await OutboxMessage.filter(id=message.id).update(
-        status=OutboxStatus.SENT, sent_at=datetime.now(UTC), locked_until=None
-    )
+    async with unit_of_work(services) as uow:
+        await (
+            OutboxMessage.filter(id=message.id)
+            .using_db(uow.conn)
+            .update(status=OutboxStatus.SENT, sent_at=datetime.now(UTC), locked_until=None)
+        )
+        if rendered.after_send is not None:
+            await rendered.after_send(uow)
     return "sent"
 
 
@@ -108,3 +113,12 @@ async def deliver_outbox(ctx: dict[str, Any], message_id: str) -> str:
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await sweep(ctx["services"])
+
+
+async def deliver_outbox_batch(ctx: dict[str, Any], message_ids: list[str]) -> int:
+    """Deliver the invitations of one import batch; each message is claimed on its own."""
+    sent = 0
+    for message_id in message_ids:
+        if await deliver(ctx["services"], ctx["transport"], UUID(message_id)) == "sent":
+            sent += 1
+    return sent

@@ -1,0 +1,11 @@
+"""The cron job that queues onboarding reminders; the rules live in resolvers/reminders.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resolvers.reminders import queue_due_reminders
+
+
+async def remind_onboarding(ctx: dict[str, Any]) -> int:
+    return await queue_due_reminders(ctx["services"])
