@@ -37,6 +37,8 @@ class Client(Model):
     billing_last4 = fields.CharField(max_length=4, null=True)
     invited_at = fields.DatetimeField(null=True)
     reminders_sent = fields.IntField(default=0)
+    # the last insurance request e-mail, so scheduling sends at most one a day
+    insurance_requested_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from tortoise.queryset import QuerySet
 
-from models import ProviderClient
+from models import Appointment, Message, MessageThread, ProviderClient
 from resolvers.actor import Actor
 from resolvers.errors import NotFound, forbidden, not_authenticated
 
@@ -19,11 +19,55 @@ def require_provider(actor: Actor | None) -> UUID:
     return actor.provider_id
 
 
+def require_client(actor: Actor | None) -> UUID:
+    """A client acting on their own record: onboarding steps and profile."""
+    if actor is None:
+        raise not_authenticated()
+    if not actor.is_client or actor.client_id is None:
+        raise forbidden("change a client's own details; only the client can")
+    return actor.client_id
+
+
 def links_visible_to(actor: Actor) -> QuerySet[ProviderClient]:
     """The client-list entries an actor may read: a provider's own list only."""
     if actor.is_provider:
         return ProviderClient.filter(provider_id=actor.provider_id)
     return ProviderClient.filter(id__in=[])
+
+
+def require_party(actor: Actor | None) -> Actor:
+    """A provider or a client: the two sides of appointments and conversations."""
+    if actor is None:
+        raise not_authenticated()
+    if not (actor.is_provider or actor.is_client):
+        raise forbidden("take part in conversations or appointments")
+    return actor
+
+
+def appointments_visible_to(actor: Actor) -> QuerySet[Appointment]:
+    """A provider's own appointments, or a client's own."""
+    if actor.is_provider:
+        return Appointment.filter(provider_id=actor.provider_id)
+    if actor.is_client:
+        return Appointment.filter(client_id=actor.client_id)
+    return Appointment.filter(id__in=[])
+
+
+def threads_visible_to(actor: Actor) -> QuerySet[MessageThread]:
+    """The conversations an actor takes part in, and no others."""
+    if actor.is_provider:
+        return MessageThread.filter(provider_id=actor.provider_id)
+    if actor.is_client:
+        return MessageThread.filter(client_id=actor.client_id)
+    return MessageThread.filter(id__in=[])
+
+
+def messages_visible_to(actor: Actor) -> QuerySet[Message]:
+    if actor.is_provider:
+        return Message.filter(thread__provider_id=actor.provider_id)
+    if actor.is_client:
+        return Message.filter(thread__client_id=actor.client_id)
+    return Message.filter(id__in=[])
 
 
 def parse_id(raw: str) -> UUID:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -25,6 +25,9 @@ from schema.errors import (
     to_error,
 )
 from schema.nodes import Node, PageInfo
+
+if TYPE_CHECKING:
+    from schema.messaging import MessageThreadType
 
 ClientSource = strawberry.enum(AddedVia, name="ClientSource")
 OnboardingFilter = strawberry.enum(client_list.OnboardingFilter, name="OnboardingFilter")
@@ -128,6 +131,14 @@ class ClientType(Node):
         if actor is not None and actor.is_client:
             return None
         return client_edits.edit_locked_reason(self.view.email_verified)
+
+    @strawberry.field(description="The viewing provider's conversation with this client.")
+    async def message_thread(
+        self, info: Info
+    ) -> Annotated[MessageThreadType, strawberry.lazy("schema.messaging")] | None:
+        from schema.messaging import thread_of_client
+
+        return await thread_of_client(info, self.view)
 
     @classmethod
     def from_view(cls, view: ClientView) -> ClientType:

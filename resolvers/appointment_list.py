@@ -1,0 +1,69 @@
+"""Reading appointments: a provider's calendar, or a client's own, in keyset pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.expressions import Q
+
+from models import Appointment
+from resolvers.actor import Actor
+from resolvers.appointments import AppointmentView, as_utc
+from resolvers.client_views import client_view, links_of
+from resolvers.cursors import read_time_cursor, time_cursor
+from resolvers.errors import NotFound
+from resolvers.policies import appointments_visible_to, parse_id, require_party
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class AppointmentListArgs:
+    first: int = 50
+    after: str | None = None
+    client_id: str | None = None
+    starts_before: datetime | None = None  # the range's end ("to")
+    ends_after: datetime | None = None  # the range's start ("from")
+
+
+@dataclass(frozen=True)
+class AppointmentPage:
+    items: list[tuple[str, AppointmentView]]  # (cursor, appointment)
+    has_next_page: bool
+
+
+async def _views(actor: Actor, rows: list[Appointment]) -> list[AppointmentView]:
+    """Each appointment with its client as the viewer sees it, in one query for the lot."""
+    links = await links_of(actor, {row.client_id for row in rows})
+    return [
+        AppointmentView(row, client_view(row.client, links.get(row.client_id)), row.provider)
+        for row in rows
+    ]
+
+
+async def list_appointments(actor: Actor | None, args: AppointmentListArgs) -> AppointmentPage:
+    """Appointments overlapping the range (if any), earliest first, cancelled ones included."""
+    party = require_party(actor)
+    first = max(0, min(args.first, MAX_PAGE))
+    query = appointments_visible_to(party)
+    if args.client_id:
+        try:
+            query = query.filter(client_id=parse_id(args.client_id))
+        except NotFound:
+            return AppointmentPage(items=[], has_next_page=False)
+    if args.ends_after is not None:
+        query = query.filter(ends_at__gt=as_utc(args.ends_after))
+    if args.starts_before is not None:
+        query = query.filter(starts_at__lt=as_utc(args.starts_before))
+    if args.after:
+        starts_at, last_id = read_time_cursor(args.after)
+        query = query.filter(Q(starts_at__gt=starts_at) | Q(starts_at=starts_at, id__gt=last_id))
+    rows = (
+        await query.order_by("starts_at", "id")
+        .limit(first + 1)
+        .select_related("provider", "client", "client__user")
+    )
+    views = await _views(party, rows[:first])
+    items = [(time_cursor(v.appointment.starts_at, v.appointment.id), v) for v in views]
+    return AppointmentPage(items=items, has_next_page=len(rows) > first)
