@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from tortoise import Tortoise
 
 from caseload.db import close_db, init_db
+from caseload.downloads import issues_csv
 from caseload.graphql_view import CaseloadGraphQL
 from caseload.http_guards import GraphQLGuard
 from caseload.redis import connect, make_services
@@ -37,6 +38,18 @@ class _StartedApp:
         await self.state["graphql"](scope, receive, send)  # type: ignore[operator]
 
 
+class _StartedEndpoint:
+    """A request handler made in the lifespan, once services exist."""
+
+    def __init__(self, state: dict[str, object], key: str) -> None:
+        self.state, self.key = state, key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.state[self.key](request)  # type: ignore[operator]
+        await response(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     if not settings.redis_url:
@@ -51,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         redis = await connect(settings.redis_url or "")
         services = make_services(settings, redis)
         state["redis"] = redis
+        state["issues_csv"] = issues_csv(services)
         state["graphql"] = GraphQLGuard(
             CaseloadGraphQL(services, schema=build_schema(settings)),
             max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
@@ -85,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/imports/{import_id}/issues.csv", _StartedEndpoint(state, "issues_csv")),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

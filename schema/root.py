@@ -22,19 +22,43 @@ from strawberry.types import ExecutionContext
 
 from caseload.settings import Settings
 from schema.accounts import AccountMutations, AccountQueries
+from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.clients import ClientMutations, ClientQueries
-from schema.subscriptions import Subscription
+from schema.import_progress import ImportSubscriptions
+from schema.imports import ImportMutations, ImportQueries
+from schema.messaging import MessagingMutations, MessagingQueries
+from schema.onboarding import OnboardingMutations, OnboardingQueries
+from schema.subscriptions import Subscription as ClientSubscriptions
 
 log = logging.getLogger("caseload.graphql")
 
 
 @strawberry.type
-class Query(AccountQueries, ClientQueries):
+class Query(
+    AccountQueries,
+    ClientQueries,
+    ImportQueries,
+    AppointmentQueries,
+    MessagingQueries,
+    OnboardingQueries,
+):
     pass
 
 
 @strawberry.type
-class Mutation(AccountMutations, ClientMutations):
+class Mutation(
+    AccountMutations,
+    ClientMutations,
+    ImportMutations,
+    AppointmentMutations,
+    MessagingMutations,
+    OnboardingMutations,
+):
+    pass
+
+
+@strawberry.type
+class Subscription(ClientSubscriptions, ImportSubscriptions):
     pass
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -15,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
+import websockets
+from aiosmtpd.controller import Controller
 
+from caseload.embedded_redis import free_port
 from caseload.mail import read_mail_dir
-from caseload.settings import Settings
+from caseload.settings import EmailBackend, Settings
 from workers.settings import build_worker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,3 +181,185 @@ def count_queries() -> Iterator[_Counter]:
         logger.removeHandler(counter)
         logger.setLevel(old_level)
         logger.propagate = old_propagate
+
+
+IMPORT_FIELDS = """
+id fileName format status dryRun totalRows processedRows createdCount linkedCount
+alreadyInListCount duplicateCount errorCount warningCount ignoredColumns failureReason
+columnMapping { field column } createdAt startedAt finishedAt
+"""
+
+START_IMPORT = f"""
+mutation($i: StartClientImportInput!) {{ startClientImport(input: $i) {{
+  __typename
+  ... on StartClientImportSuccess {{ clientImport {{ {IMPORT_FIELDS} }} }}
+  ... on ImportFileError {{ code message missingColumns foundColumns }}
+  ... on MutationError {{ code message }}
+}} }}
+"""
+
+
+async def start_import(
+    api: Api,
+    token: str,
+    data: bytes,
+    file_name: str = "clients.csv",
+    **options: Any,
+) -> dict[str, Any]:
+    """startClientImport as a real GraphQL multipart upload."""
+    variables = {"i": {"file": None, **options}}
+    files = {
+        "operations": (None, json.dumps({"query": START_IMPORT, "variables": variables})),
+        "map": (None, json.dumps({"0": ["variables.i.file"]})),
+        "0": (file_name, data, "application/octet-stream"),
+    }
+    response = await api.http.post(
+        f"{api.url}/graphql",
+        files=files,
+        headers={"authorization": f"Bearer {token}", "apollo-require-preflight": "true"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]["startClientImport"]
+
+
+async def import_status(api: Api, token: str, import_id: str) -> dict[str, Any]:
+    query = f"query($id: ID!) {{ clientImport(id: $id) {{ {IMPORT_FIELDS} }} }}"
+    return (await api.gql(query, {"id": import_id}, token))["clientImport"]
+
+
+class Subscription:
+    """One graphql-transport-ws subscription on its own socket."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    async def message(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next protocol message for the operation (next, error or complete)."""
+        while True:
+            raw = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if raw.get("type") in ("ping", "pong"):
+                continue
+            return raw
+
+    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The data of the next event; fails on an error or completion."""
+        message = await self.message(timeout)
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message["payload"]
+        return message["payload"]["data"]
+
+    async def rest(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Every remaining event until the server completes the subscription."""
+        events: list[dict[str, Any]] = []
+        while True:
+            message = await self.message(timeout)
+            if message["type"] == "complete":
+                return events
+            assert message["type"] == "next", message
+            events.append(message["payload"]["data"])
+
+
+@asynccontextmanager
+async def subscribe(
+    api: Api, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> AsyncIterator[Subscription]:
+    async with websockets.connect(
+        f"{api.ws_url}/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        payload = {"authorization": f"Bearer {token}"} if token else {}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert ack["type"] == "connection_ack", ack
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables or {}},
+                }
+            )
+        )
+        yield Subscription(ws)
+
+
+async def _pubsub_listeners(redis: Any) -> int:
+    channels = await redis.pubsub_channels()
+    if not channels:
+        return 0
+    return sum(count for _, count in await redis.pubsub_numsub(*channels))
+
+
+@asynccontextmanager
+async def subscribe_listening(
+    api: Api,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+    *,
+    timeout: float = 3.0,
+) -> AsyncIterator[Subscription]:
+    """`subscribe`, returning once the server listens on Redis pub/sub.
+
+    For streams without a first event (clientUpdated, messageReceived): an event published
+    before the server subscribed to its channel would be lost, and the test would be flaky.
+    """
+    redis = aioredis.from_url(api.settings.redis_url or "")
+    try:
+        before = await _pubsub_listeners(redis)
+        async with subscribe(api, query, variables, token) as subscription:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while await _pubsub_listeners(redis) <= before:
+                assert asyncio.get_running_loop().time() < deadline, "server never subscribed"
+                await asyncio.sleep(0.01)
+            yield subscription
+    finally:
+        await redis.aclose()
+
+
+async def assert_no_event(subscription: Subscription, within: float = 0.5) -> None:
+    """Nothing arrives on the subscription for `within` seconds."""
+    try:
+        message = await subscription.message(within)
+    except TimeoutError:
+        return
+    raise AssertionError(f"unexpected event: {message}")
+
+
+class SmtpInbox:
+    """The handler of a real SMTP server (aiosmtpd): keeps every message it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@contextmanager
+def smtp_server(settings: Settings) -> Iterator[tuple[Settings, SmtpInbox]]:
+    """An SMTP server on a free port, and a copy of `settings` that sends mail to it."""
+    inbox = SmtpInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield (
+            settings.model_copy(
+                update={
+                    "email_backend": EmailBackend.SMTP,
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                }
+            ),
+            inbox,
+        )
+    finally:
+        controller.stop()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.worker import Worker
 
 from caseload.db import close_db, init_db
 from caseload.mail import make_transport
 from caseload.redis import make_services, redis_settings
 from caseload.settings import Settings
-from workers.outbox import deliver_outbox, sweep_outbox
+from workers.imports import MAX_TRIES, run_import_job, sweep_imports
+from workers.outbox import deliver_outbox, deliver_outbox_batch, sweep_outbox
+from workers.reminders import remind_onboarding
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +33,22 @@ def build_worker(
         ctx["settings"] = settings
         ctx["services"] = make_services(settings, ctx["redis"])
         ctx["transport"] = make_transport(settings)
+        ctx["worker_id"] = uuid.uuid4().hex
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if own_database:
             await close_db()
 
     options: dict[str, Any] = {
-        "functions": [deliver_outbox],
+        "functions": [
+            deliver_outbox,
+            deliver_outbox_batch,
+            func(run_import_job, name="run_import", max_tries=MAX_TRIES, timeout=6 * 3600),
+        ],
         "cron_jobs": [
-            cron(
-                sweep_outbox,
-                second=EVERY_FIVE_SECONDS,
-                run_at_startup=True,
-                unique=True,
-                timeout=60,
-            )
+            cron(sweep_outbox, second=EVERY_FIVE_SECONDS, run_at_startup=True, unique=True),
+            cron(sweep_imports, second=EVERY_FIVE_SECONDS, run_at_startup=True, unique=True),
+            cron(remind_onboarding, minute={0}, second={30}, unique=True, timeout=600),
         ],
         "redis_settings": redis_settings(redis_url),
         "on_startup": startup,

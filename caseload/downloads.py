@@ -1,0 +1,59 @@
+"""GET /imports/{id}/issues.csv: an import's row issues as CSV, safe from formula injection."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from caseload.graphql_view import bearer_token
+from resolvers import imports
+from resolvers.errors import DomainError
+from resolvers.ports import Services
+from resolvers.sessions import authenticate
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value: object) -> str:
+    """A spreadsheet shows this as text, never runs it as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def issues_csv(services: Services):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        actor = await authenticate(
+            services.settings, bearer_token(request.headers.get("authorization"))
+        )
+        if actor is None:
+            return JSONResponse({"error": "Log in to download this file."}, status_code=401)
+        try:
+            issues = await imports.issues_for_download(actor, request.path_params["import_id"])
+        except DomainError:
+            return JSONResponse({"error": "No import with that id is yours."}, status_code=404)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["Row", "Column", "Severity", "Code", "Message"])
+        for issue in issues:
+            writer.writerow(
+                [
+                    issue.row,
+                    safe_cell(issue.column),
+                    issue.severity,
+                    issue.code,
+                    safe_cell(issue.message),
+                ]
+            )
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "content-disposition": 'attachment; filename="import-issues.csv"',
+                "cache-control": "no-store",
+            },
+        )
+
+    return endpoint

@@ -1,0 +1,230 @@
+"""One batch of an import: classify rows against the database and write them in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from importing.model import ClientRow, RowError, RowIssue
+from models import (
+    Client,
+    ClientImport,
+    ClientImportIssue,
+    OutboxMessage,
+    ProviderClient,
+    Role,
+    User,
+)
+from resolvers.bulk_sql import insert_rows
+from resolvers.clients import INVITATION
+from resolvers.names import search_fields
+
+
+@dataclass
+class BatchResult:
+    rows: int = 0
+    created: int = 0
+    linked: int = 0
+    already_in_list: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    warnings: int = 0
+    outbox_ids: list[UUID] = field(default_factory=list)
+    client_ids: list[UUID] = field(default_factory=list)
+
+
+def _duplicate(row: ClientRow, first_row: int | None) -> RowIssue:
+    where = f" as row {first_row}" if first_row else " as an earlier row"
+    return RowIssue(
+        row=row.row,
+        column=None,
+        code="DUPLICATE_ROW",
+        message=f"Same e-mail{where} of this file; skipped.",
+        severity="WARNING",
+    )
+
+
+def _not_a_client(row: ClientRow) -> RowIssue:
+    return RowIssue(
+        row=row.row,
+        column=None,
+        code="NOT_A_CLIENT_ACCOUNT",
+        message="This e-mail belongs to a provider or staff account, not a client.",
+        severity="ERROR",
+    )
+
+
+class BatchWriter:
+    """Classifies one batch and writes clients, list entries, invitations and issues."""
+
+    def __init__(self, conn: BaseDBAsyncClient, job: ClientImport, seen: dict[str, int]) -> None:
+        self.conn = conn
+        self.job = job
+        # e-mail -> first row, for duplicates within the file (dry runs keep it in memory)
+        self.seen = seen
+        self.result = BatchResult()
+        self.issues: list[RowIssue] = []
+        self.now = datetime.now(UTC)
+
+    async def apply(self, items: list[ClientRow | RowError]) -> BatchResult:
+        rows: list[ClientRow] = []
+        for item in items:
+            self.result.rows += 1
+            if isinstance(item, RowError):
+                self.result.errors += 1
+                self.issues.extend(item.issues)
+                continue
+            if item.email in self.seen:
+                self.result.duplicates += 1
+                self.issues.append(_duplicate(item, self.seen[item.email]))
+                continue
+            self.seen[item.email] = item.row
+            self.issues.extend(item.warnings)
+            rows.append(item)
+        await self._place(rows)
+        self.result.warnings += sum(1 for issue in self.issues if issue.severity == "WARNING")
+        await self._write_issues()
+        return self.result
+
+    async def _place(self, rows: list[ClientRow]) -> None:
+        if not rows:
+            return
+        conn, job = self.conn, self.job
+        emails = [row.email for row in rows]
+        users = {
+            u["email"]: u
+            for u in await User.filter(email__in=emails)
+            .using_db(conn)
+            .values("id", "email", "role")
+        }
+        client_user_ids = [u["id"] for u in users.values() if str(u["role"]) == Role.CLIENT.value]
+        clients = {
+            c["user_id"]: c["id"]
+            for c in await Client.filter(user_id__in=client_user_ids)
+            .using_db(conn)
+            .values("id", "user_id")
+        }
+        links = {
+            link["client_id"]: link["source_import_id"]
+            for link in await ProviderClient.filter(
+                provider_id=job.provider_id, client_id__in=list(clients.values())
+            )
+            .using_db(conn)
+            .values("client_id", "source_import_id")
+        }
+        new_users: list[list[object]] = []
+        new_clients: list[list[object]] = []
+        new_links: list[list[object]] = []
+        invitations: list[list[object]] = []
+        for row in rows:
+            user = users.get(row.email)
+            if user is None:
+                user_id, client_id = uuid4(), uuid4()
+                new_users.append([user_id, row.email, Role.CLIENT, self.now])
+                new_clients.append(self._client_values(client_id, user_id, row))
+                self.result.created += 1
+            elif str(user["role"]) != Role.CLIENT.value or user["id"] not in clients:
+                self.result.errors += 1
+                self.issues.append(_not_a_client(row))
+                continue
+            else:
+                user_id, client_id = user["id"], clients[user["id"]]
+                if client_id in links:
+                    if links[client_id] == job.id:  # a replayed row of this very import
+                        self.result.duplicates += 1
+                        self.issues.append(_duplicate(row, None))
+                    else:
+                        self.result.already_in_list += 1
+                    continue
+                self.result.linked += 1
+            new_links.append([uuid4(), job.provider_id, client_id, "IMPORT", self.now, job.id])
+            self.result.client_ids.append(client_id)
+            if job.send_invitations:
+                outbox_id = uuid4()
+                self.result.outbox_ids.append(outbox_id)
+                invitations.append(
+                    [
+                        outbox_id,
+                        INVITATION,
+                        {"user_id": str(user_id)},
+                        user_id,
+                        "PENDING",
+                        0,
+                        self.now,
+                        self.now,
+                    ]
+                )
+        if job.dry_run:
+            self.result.outbox_ids.clear()
+            self.result.client_ids.clear()
+            return
+        await insert_rows(conn, User, ["id", "email", "role", "created_at"], new_users)
+        await insert_rows(conn, Client, CLIENT_COLUMNS, new_clients)
+        await insert_rows(
+            conn,
+            ProviderClient,
+            ["id", "provider_id", "client_id", "added_via", "added_at", "source_import_id"],
+            new_links,
+        )
+        await insert_rows(
+            conn,
+            OutboxMessage,
+            [
+                "id",
+                "kind",
+                "payload",
+                "subject_id",
+                "status",
+                "attempts",
+                "created_at",
+                "available_at",
+            ],
+            invitations,
+        )
+
+    def _client_values(self, client_id: UUID, user_id: UUID, row: ClientRow) -> list[object]:
+        derived = search_fields(row.first_name, row.last_name, row.preferred_name, row.email)
+        return [
+            client_id,
+            user_id,
+            row.first_name,
+            row.last_name,
+            row.preferred_name,
+            derived["search_text"],
+            derived["sort_name"],
+            row.mobile_phone,
+            row.date_of_birth,
+            0,
+            self.now,
+            self.now,
+        ]
+
+    async def _write_issues(self) -> None:
+        await insert_rows(
+            self.conn,
+            ClientImportIssue,
+            ["client_import_id", "row", "column", "code", "message", "severity"],
+            [
+                [self.job.id, i.row, i.column, i.code, i.message[:500], i.severity]
+                for i in self.issues
+            ],
+        )
+
+
+CLIENT_COLUMNS = [
+    "id",
+    "user_id",
+    "legal_first_name",
+    "legal_last_name",
+    "preferred_name",
+    "search_text",
+    "sort_name",
+    "mobile_phone",
+    "date_of_birth",
+    "reminders_sent",
+    "created_at",
+    "updated_at",
+]

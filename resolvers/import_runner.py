@@ -1,0 +1,190 @@
+"""Running an import: lease the job, stream its rows in batches, checkpoint, publish progress."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from importing import inspect_file, iter_rows
+from importing.errors import ImportFileError
+from importing.model import ClientField, ClientRow, RowError
+from models import ClientImport, ClientImportIssue, ImportStatus
+from resolvers.client_events import client_channel
+from resolvers.import_batches import BatchWriter
+from resolvers.ports import Services
+
+log = logging.getLogger(__name__)
+
+DELIVER_OUTBOX_BATCH = "deliver_outbox_batch"
+TERMINAL = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
+
+
+def import_channel(import_id: UUID | str) -> str:
+    return f"client-import:{import_id}"
+
+
+def snapshot(job: ClientImport) -> dict[str, Any]:
+    """What progress subscribers receive: the id, status and counts (no PHI)."""
+    return {
+        "id": str(job.id),
+        "status": job.status.value,
+        "processed_rows": job.processed_rows,
+        "total_rows": job.total_rows,
+    }
+
+
+async def claim(import_id: UUID, owner: str, lease_seconds: int) -> ClientImport | None:
+    """Take the job unless another live worker holds it or it is finished."""
+    now = datetime.now(UTC)
+    taken = await ClientImport.filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+        id=import_id,
+        status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING],
+    ).update(
+        lease_owner=owner,
+        lease_expires_at=now + timedelta(seconds=lease_seconds),
+        status=ImportStatus.RUNNING,
+    )
+    if taken != 1:
+        return None
+    job = await ClientImport.get(id=import_id)
+    if job.started_at is None:
+        job.started_at = now
+        await job.save(update_fields=["started_at"])
+    return job
+
+
+def _batches(
+    items: Iterator[ClientRow | RowError], size: int
+) -> Iterator[list[ClientRow | RowError]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def _mapping(job: ClientImport) -> dict[ClientField, str] | None:
+    return {ClientField(k): v for k, v in job.explicit_mapping.items()} or None
+
+
+async def _finish(
+    services: Services, job: ClientImport, status: ImportStatus, reason: str | None = None
+) -> None:
+    job.status = status
+    job.finished_at = datetime.now(UTC)
+    job.failure_reason = reason
+    job.lease_owner = None
+    job.lease_expires_at = None
+    await job.save(
+        update_fields=["status", "finished_at", "failure_reason", "lease_owner", "lease_expires_at"]
+    )
+    await services.events.publish(import_channel(job.id), snapshot(job))
+
+
+async def run_import(services: Services, import_id: UUID, owner: str) -> str:
+    """Run (or resume after the checkpoint) one import; safe to call twice."""
+    settings = services.settings
+    job = await claim(import_id, owner, settings.import_lease_seconds)
+    if job is None:
+        return "not-claimed"
+    if job.cancel_requested:
+        await _finish(services, job, ImportStatus.CANCELLED)
+        return job.status.value
+    if job.dry_run and job.processed_rows:
+        await _reset_counts(job)  # a dry run keeps its duplicate memory only in this process
+    data = bytes(job.file_data)
+    try:
+        plan = await asyncio.to_thread(
+            inspect_file,
+            data,
+            column_mapping=_mapping(job),
+            max_rows=services.settings.max_import_rows,
+            max_bytes=services.settings.max_upload_bytes,
+        )
+    except ImportFileError as error:
+        await _finish(services, job, ImportStatus.FAILED, error.message)
+        return job.status.value
+    rows = iter_rows(
+        data, plan, start_after=job.processed_rows, phone_region=services.settings.phone_region
+    )
+    seen: dict[str, int] = {}
+    await services.events.publish(import_channel(job.id), snapshot(job))
+    for batch in _batches(rows, settings.import_batch_rows):
+        job = await _commit_batch(services, job, batch, seen, owner)
+        await services.events.publish(import_channel(job.id), snapshot(job))
+        if job.cancel_requested:
+            await _finish(services, job, ImportStatus.CANCELLED)
+            return job.status.value
+    await _finish(services, job, ImportStatus.COMPLETED)
+    return job.status.value
+
+
+async def _reset_counts(job: ClientImport) -> None:
+    counters = {
+        name: 0
+        for name in (
+            "processed_rows",
+            "created_count",
+            "linked_count",
+            "already_in_list_count",
+            "duplicate_count",
+            "error_count",
+            "warning_count",
+        )
+    }
+    await ClientImport.filter(id=job.id).update(**counters)
+    await ClientImportIssue.filter(client_import_id=job.id).delete()
+    for name, value in counters.items():
+        setattr(job, name, value)
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (ours looked dead); stop without writing."""
+
+
+async def _commit_batch(
+    services: Services,
+    job: ClientImport,
+    batch: list[ClientRow | RowError],
+    seen: dict[str, int],
+    owner: str,
+) -> ClientImport:
+    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        writer = BatchWriter(conn, job, seen)
+        result = await writer.apply(batch)
+        # The checkpoint moves with the batch, and only while this worker holds the lease.
+        moved = (
+            await ClientImport.filter(id=job.id, lease_owner=owner)
+            .using_db(conn)
+            .update(
+                processed_rows=F("processed_rows") + result.rows,
+                created_count=F("created_count") + result.created,
+                linked_count=F("linked_count") + result.linked,
+                already_in_list_count=F("already_in_list_count") + result.already_in_list,
+                duplicate_count=F("duplicate_count") + result.duplicates,
+                error_count=F("error_count") + result.errors,
+                warning_count=F("warning_count") + result.warnings,
+                lease_expires_at=now + timedelta(seconds=services.settings.import_lease_seconds),
+            )
+        )
+        if moved != 1:
+            raise LeaseLost
+    if result.outbox_ids:
+        # One delivery job per batch; the sweeper picks up any that this misses.
+        await services.queue.enqueue(
+            DELIVER_OUTBOX_BATCH,
+            [str(i) for i in result.outbox_ids],
+            job_id=f"outbox-batch:{result.outbox_ids[0]}",
+        )
+    if result.client_ids:
+        await services.events.publish(
+            client_channel(job.provider_id), {"client_ids": [str(i) for i in result.client_ids]}
+        )
+    return await ClientImport.get(id=job.id)

@@ -1,0 +1,172 @@
+"""Starting, cancelling and reading client imports (the job row is the source of truth)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import PurePath
+from uuid import UUID
+
+from tortoise.expressions import Q
+
+from importing import inspect_file
+from importing.errors import FILE_TOO_LARGE, ImportFileError
+from importing.model import ClientField
+from models import ClientImport, ClientImportIssue, ImportStatus
+from resolvers.actor import Actor
+from resolvers.client_list import decode_cursor, encode_cursor
+from resolvers.errors import DomainError, InvalidState, NotFound
+from resolvers.import_runner import TERMINAL, import_channel, snapshot
+from resolvers.policies import parse_id, require_provider
+from resolvers.ports import Services
+
+RUN_IMPORT = "run_import"
+IMPORTS_PER_HOUR = 60
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    file_name: str
+    data: bytes
+    dry_run: bool = False
+    send_invitations: bool = True
+    column_mapping: dict[ClientField, str] | None = None
+
+
+class ImportRateLimited(InvalidState):
+    code = "RATE_LIMITED"
+
+
+def _file_name(raw: str | None) -> str:
+    name = PurePath((raw or "").replace("\\", "/")).name.strip()
+    return (name or "upload")[:255]
+
+
+async def start_import(
+    services: Services, actor: Actor | None, request: ImportRequest
+) -> ClientImport:
+    """Check the file synchronously, store it with its job row, and queue the job."""
+    provider_id = require_provider(actor)
+    settings = services.settings
+    if not await services.limiter.hit(
+        f"import:provider:{provider_id}", limit=IMPORTS_PER_HOUR, window_seconds=3600
+    ):
+        raise ImportRateLimited("Too many imports in the last hour. Try again later.")
+    if len(request.data) > settings.max_upload_bytes:
+        raise ImportFileError(
+            FILE_TOO_LARGE,
+            f"The file is larger than {settings.max_upload_bytes // 1_000_000} MB. "
+            "Split it into smaller files and import each.",
+        )
+    plan = await asyncio.to_thread(
+        inspect_file,
+        request.data,
+        column_mapping=request.column_mapping,
+        max_rows=settings.max_import_rows,
+        max_bytes=settings.max_upload_bytes,
+    )
+    job = await ClientImport.create(
+        provider_id=provider_id,
+        file_name=_file_name(request.file_name),
+        file_data=request.data,
+        format=plan.format.value,
+        dry_run=request.dry_run,
+        send_invitations=request.send_invitations and not request.dry_run,
+        explicit_mapping={f.value: c for f, c in (request.column_mapping or {}).items()},
+        column_mapping=[{"field": f.value, "column": c} for f, c in plan.mapping.items()],
+        ignored_columns=list(plan.ignored_columns),
+        total_rows=plan.total_rows,
+    )
+    await services.queue.enqueue(RUN_IMPORT, str(job.id), job_id=f"import:{job.id}")
+    return job
+
+
+async def _own_import(actor: Actor | None, import_id: str) -> ClientImport:
+    provider_id = require_provider(actor)
+    job = await ClientImport.get_or_none(id=parse_id(import_id), provider_id=provider_id)
+    if job is None:
+        raise NotFound("No import with that id is yours.")
+    return job
+
+
+async def get_import(actor: Actor | None, import_id: str) -> ClientImport | None:
+    """The provider's own import, else None (like an unknown id)."""
+    try:
+        return await _own_import(actor, import_id)
+    except DomainError:  # not a provider, not theirs, or a malformed id: all look unknown
+        return None
+
+
+async def own_import(actor: Actor | None, import_id: str) -> ClientImport:
+    return await _own_import(actor, import_id)
+
+
+async def list_imports(
+    actor: Actor | None, first: int, after: str | None
+) -> tuple[list[tuple[str, ClientImport]], bool]:
+    provider_id = require_provider(actor)
+    first = max(0, min(first, MAX_PAGE))
+    query = ClientImport.filter(provider_id=provider_id)
+    if after:
+        created, last_id = decode_cursor(after)
+        at = datetime.fromisoformat(str(created))
+        query = query.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=UUID(str(last_id))))
+    jobs = await query.order_by("-created_at", "-id").limit(first + 1)
+    page = [(encode_cursor([j.created_at.isoformat(), str(j.id)]), j) for j in jobs[:first]]
+    return page, len(jobs) > first
+
+
+async def list_issues(
+    job: ClientImport, first: int, after: str | None, severity: str | None
+) -> tuple[list[tuple[str, ClientImportIssue]], bool, int]:
+    first = max(0, min(first, MAX_PAGE))
+    query = ClientImportIssue.filter(client_import_id=job.id)
+    if severity:
+        query = query.filter(severity=severity)
+    total = await query.count()
+    if after:
+        _, last_id = decode_cursor(after)
+        query = query.filter(id__gt=int(last_id))
+    issues = await query.order_by("id").limit(first + 1)
+    return [(encode_cursor([i.row, i.id]), i) for i in issues[:first]], len(issues) > first, total
+
+
+async def cancel_import(services: Services, actor: Actor | None, import_id: str) -> ClientImport:
+    job = await _own_import(actor, import_id)
+    if job.status in TERMINAL:
+        raise InvalidState(f"This import is already {job.status.value.lower()}.")
+    if job.status is ImportStatus.QUEUED:
+        stopped = await ClientImport.filter(id=job.id, status=ImportStatus.QUEUED).update(
+            status=ImportStatus.CANCELLED, cancel_requested=True, finished_at=datetime.now(UTC)
+        )
+        if stopped:
+            await job.refresh_from_db()
+            await services.events.publish(import_channel(job.id), snapshot(job))
+            return job
+    await ClientImport.filter(id=job.id).update(cancel_requested=True)
+    await job.refresh_from_db()
+    return job
+
+
+async def issues_for_download(actor: Actor | None, import_id: str) -> list[ClientImportIssue]:
+    job = await _own_import(actor, import_id)
+    return await ClientImportIssue.filter(client_import_id=job.id).order_by("id")
+
+
+async def stalled_imports(after_seconds: int) -> list[tuple[UUID, str]]:
+    """Queued jobs nobody started, and running jobs whose worker stopped renewing its lease."""
+    now = datetime.now(UTC)
+    queued_before = now - timedelta(seconds=after_seconds)
+    rows = await ClientImport.filter(
+        Q(status=ImportStatus.QUEUED, created_at__lt=queued_before, lease_expires_at__isnull=True)
+        | Q(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING], lease_expires_at__lt=now)
+    ).values("id", "lease_expires_at")
+    return [
+        (
+            row["id"],
+            str(int(row["lease_expires_at"].timestamp())) if row["lease_expires_at"] else "q",
+        )
+        for row in rows
+    ]

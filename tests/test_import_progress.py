@@ -1,0 +1,122 @@
+"""Live import progress over graphql-transport-ws, and resuming after a worker is killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from models import Client, ClientImport, OutboxMessage, ProviderClient, User
+from tests.support import Api, run_worker, sign_up_provider, start_import, subscribe
+from tests.test_imports import many
+
+PROGRESS = """subscription($id: ID!) { clientImportProgress(id: $id) {
+  id status processedRows totalRows createdCount } }"""
+
+
+async def test_progress_events_then_completion(api: Api) -> None:
+    settings = api.settings.model_copy(update={"import_batch_rows": 100})
+    token, _ = await sign_up_provider(api)
+    result = await start_import(api, token, many(450))
+    import_id = result["clientImport"]["id"]
+    async with subscribe(api, PROGRESS, {"id": import_id}, token) as sub:
+        first = (await sub.next())["clientImportProgress"]
+        assert first["status"] == "QUEUED" and first["processedRows"] == 0
+        await run_worker(settings)
+        events = [e["clientImportProgress"] for e in await sub.rest()]
+    processed = [e["processedRows"] for e in events]
+    assert processed == sorted(processed)
+    assert {100, 200, 300, 400, 450} <= set(processed)
+    assert events[-1]["status"] == "COMPLETED" and events[-1]["createdCount"] == 450
+
+    # a late subscriber to a finished import gets one event, then completion
+    async with subscribe(api, PROGRESS, {"id": import_id}, token) as late:
+        assert (await late.next())["clientImportProgress"]["status"] == "COMPLETED"
+        assert await late.rest() == []
+
+
+async def test_a_worker_started_later_still_reports_to_an_early_subscriber(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    result = await start_import(api, token, many(500))
+    async with subscribe(api, PROGRESS, {"id": result["clientImport"]["id"]}, token) as sub:
+        assert (await sub.next())["clientImportProgress"]["status"] == "QUEUED"
+        worker = asyncio.create_task(run_worker(api.settings))
+        events = await sub.rest()
+        await worker
+    assert events[-1]["clientImportProgress"]["status"] == "COMPLETED"
+    assert events[-1]["clientImportProgress"]["processedRows"] == 500
+
+
+async def test_nobody_else_can_watch(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    other, _ = await sign_up_provider(api)
+    result = await start_import(api, token, many(3))
+    async with subscribe(api, PROGRESS, {"id": result["clientImport"]["id"]}, other) as sub:
+        message = await sub.message()
+        assert message["type"] == "next"
+        assert message["payload"]["data"] is None
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert (await sub.message())["type"] == "complete"
+
+
+def _worker(api: Api) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "CASELOAD_DATABASE_URL": api.settings.resolved_database_url(),
+            "CASELOAD_REDIS_URL": api.settings.redis_url or "",
+            "CASELOAD_DATA_DIR": str(api.settings.data_dir),
+            "CASELOAD_IMPORT_LEASE_SECONDS": "3",
+            "CASELOAD_IMPORT_BATCH_ROWS": "500",
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "caseload.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    total = 20_000
+    result = await start_import(api, token, many(total))
+    import_id = result["clientImport"]["id"]
+    first = _worker(api)
+    try:
+        for _ in range(600):
+            job = await ClientImport.get(id=import_id)
+            if job.processed_rows >= 1000:
+                break
+            await asyncio.sleep(0.01)
+        assert 0 < job.processed_rows < total, "the import finished before the kill"
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    killed_at = time.monotonic()
+    second = _worker(api)
+    try:
+        while time.monotonic() - killed_at < 60:
+            job = await ClientImport.get(id=import_id)
+            if job.status.value == "COMPLETED":
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(20)
+    assert job.status.value == "COMPLETED", (
+        f"not done a minute after the kill: {job.processed_rows}"
+    )
+    assert job.processed_rows == total
+    assert job.created_count == total
+    assert job.duplicate_count == 0 and job.error_count == 0
+    assert await Client.all().count() == total
+    assert await User.filter(role="CLIENT").count() == total
+    assert await ProviderClient.filter(source_import_id=import_id).count() == total
+    assert await OutboxMessage.filter(kind="email.invitation").count() == total

@@ -1,0 +1,239 @@
+"""Bulk import rules through the real API and worker: refusals, counts, dry runs, issues, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+from models import Client, ClientImport, ClientImportIssue, OutboxMessage, ProviderClient
+from tests.support import (
+    Api,
+    add_client,
+    import_status,
+    run_worker,
+    sign_up_provider,
+    start_import,
+)
+
+
+def csv_bytes(rows: list[list[str]], header: list[str] | None = None) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header or ["First Name", "Last Name", "Email", "Mobile Phone"])
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def many(n: int, domain: str = "example.org") -> bytes:
+    return csv_bytes([[f"First{i}", f"Last{i}", f"person{i}@{domain}", ""] for i in range(n)])
+
+
+async def test_refusals_write_nothing(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    cases = {
+        b"": "EMPTY_FILE",
+        b"First Name,Last Name,Email\r\n": "EMPTY_FILE",
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n": "UNSUPPORTED_FILE",
+        b"PK\x03\x04garbage-not-a-real-zip": "UNSUPPORTED_FILE",
+        b"First Name,Last Name,Phone\r\nA,B,1\r\n": "MISSING_REQUIRED_COLUMNS",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600: "UNSUPPORTED_FILE",
+    }
+    for data, code in cases.items():
+        result = await start_import(api, token, data)
+        assert result["__typename"] == "ImportFileError", (data[:20], result)
+        assert result["code"] == code, (data[:20], result)
+        assert result["message"]
+    assert await ClientImport.all().count() == 0
+
+
+async def test_too_many_rows_and_too_large(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    rows = await start_import(api, token, many(api.settings.max_import_rows + 1))
+    assert rows["code"] == "TOO_MANY_ROWS"
+    line = b"A,B,a@example.org\r\n"
+    large = b"First Name,Last Name,Email\r\n" + line * (api.settings.max_upload_bytes // len(line))
+    large += b"x" * (api.settings.max_upload_bytes + 1 - len(large))
+    refused = await start_import(api, token, large)
+    assert refused["code"] == "FILE_TOO_LARGE"
+    assert "MB" in refused["message"]
+    assert await ClientImport.all().count() == 0
+
+
+async def test_counts_kept_apart(api: Api) -> None:
+    token_a, _ = await sign_up_provider(api)
+    token_b, _ = await sign_up_provider(api)
+    await add_client(api, token_a, email="mine@example.org")
+    await add_client(api, token_b, email="elsewhere@example.org")
+    data = csv_bytes(
+        [
+            ["New", "Person", "new@example.org", "(212) 555-0100"],
+            ["Mine", "Already", "MINE@example.org", ""],
+            ["Else", "Where", "elsewhere@example.org", ""],
+            ["New", "Again", "new@example.org", ""],
+            ["", "", "", ""],
+            ["Bad", "Mail", "not-an-email", ""],
+            ["No", "Phone", "nophone@example.org", "12"],
+        ]
+    )
+    result = await start_import(api, token_a, data)
+    await run_worker(api.settings)
+    job = await import_status(api, token_a, result["clientImport"]["id"])
+    assert job["status"] == "COMPLETED"
+    assert job["totalRows"] == 6 and job["processedRows"] == 6
+    assert (job["createdCount"], job["linkedCount"], job["alreadyInListCount"]) == (2, 1, 1)
+    assert (job["duplicateCount"], job["errorCount"]) == (1, 1)
+    assert job["warningCount"] == 2  # the unreadable phone and the duplicate
+    nophone = await Client.get(user__email="nophone@example.org")
+    assert nophone.mobile_phone is None
+    issues = (
+        await ClientImportIssue.filter(client_import_id=job["id"])
+        .order_by("row")
+        .values("row", "code", "severity")
+    )
+    assert issues == [
+        {"row": 5, "code": "DUPLICATE_ROW", "severity": "WARNING"},
+        {"row": 7, "code": "INVALID_EMAIL", "severity": "ERROR"},
+        {"row": 8, "code": "INVALID_PHONE", "severity": "WARNING"},
+    ]
+    links = await ProviderClient.filter(source_import_id=job["id"]).count()
+    assert links == 3
+    assert await OutboxMessage.filter(kind="email.invitation").count() == 2 + 1 + 2
+
+
+async def test_dry_run_writes_no_client_and_sends_nothing(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    data = csv_bytes(
+        [["A", "B", "a@example.org", ""], ["A", "B", "a@example.org", ""], ["C", "D", "bad", ""]]
+    )
+    result = await start_import(api, token, data, dryRun=True)
+    assert result["clientImport"]["dryRun"] is True
+    await run_worker(api.settings)
+    job = await import_status(api, token, result["clientImport"]["id"])
+    assert (job["status"], job["createdCount"], job["duplicateCount"], job["errorCount"]) == (
+        "COMPLETED",
+        1,
+        1,
+        1,
+    )
+    assert await Client.all().count() == 0
+    assert await OutboxMessage.filter(kind="email.invitation").count() == 0
+
+
+async def test_no_invitations_when_asked(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    result = await start_import(api, token, many(3), sendInvitations=False)
+    await run_worker(api.settings)
+    assert (await import_status(api, token, result["clientImport"]["id"]))["createdCount"] == 3
+    assert await OutboxMessage.filter(kind="email.invitation").count() == 0
+
+
+async def test_explicit_mapping_overrides_the_guess(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    data = csv_bytes(
+        [["Ann", "Lee", "work@example.org", "home@example.org"]],
+        header=["Given", "Surname", "Work Email", "Home Email"],
+    )
+    mapping = [
+        {"field": "FIRST_NAME", "column": "Given"},
+        {"field": "LAST_NAME", "column": "Surname"},
+        {"field": "EMAIL", "column": "Home Email"},
+    ]
+    result = await start_import(api, token, data, columnMapping=mapping)
+    assert result["__typename"] == "StartClientImportSuccess", result
+    mapped = {m["field"]: m["column"] for m in result["clientImport"]["columnMapping"]}
+    assert mapped["EMAIL"] == "Home Email"
+    await run_worker(api.settings)
+    assert await Client.filter(user__email="home@example.org").count() == 1
+    missing = await start_import(
+        api, token, data, columnMapping=[{"field": "EMAIL", "column": "Nope"}]
+    )
+    assert missing["code"] == "MISSING_REQUIRED_COLUMNS"
+
+
+async def test_issues_are_paginated_and_downloadable_safely(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    rows = [['=HYPERLINK("x")', "B", "bad-email", ""] for _ in range(5)] + [
+        ["A", "B", "ok@example.org", "99"]
+    ]
+    result = await start_import(
+        api, token, csv_bytes(rows, header=["First Name", "Last Name", "=Email", "Mobile Phone"])
+    )
+    await run_worker(api.settings)
+    import_id = result["clientImport"]["id"]
+    query = """query($id: ID!, $after: String, $severity: RowIssueSeverity) { clientImport(id: $id) {
+      issues(first: 2, after: $after, severity: $severity) { totalCount pageInfo { hasNextPage endCursor }
+        edges { node { row column code severity message } } } } }"""
+    page = (await api.gql(query, {"id": import_id}, token))["clientImport"]["issues"]
+    assert page["totalCount"] == 6 and page["pageInfo"]["hasNextPage"] is True
+    rows_seen = [e["node"]["row"] for e in page["edges"]]
+    while page["pageInfo"]["hasNextPage"]:
+        page = (
+            await api.gql(query, {"id": import_id, "after": page["pageInfo"]["endCursor"]}, token)
+        )["clientImport"]["issues"]
+        rows_seen += [e["node"]["row"] for e in page["edges"]]
+    assert rows_seen == [2, 3, 4, 5, 6, 7]
+    warnings = (await api.gql(query, {"id": import_id, "severity": "WARNING"}, token))[
+        "clientImport"
+    ]["issues"]
+    assert warnings["totalCount"] == 1
+    download = await api.http.get(
+        f"{api.url}/imports/{import_id}/issues.csv", headers={"authorization": f"Bearer {token}"}
+    )
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(download.text)))
+    assert table[0] == ["Row", "Column", "Severity", "Code", "Message"]
+    assert len(table) == 7
+    assert all(not cell.startswith(("=", "+", "-", "@")) for line in table for cell in line)
+    other, _ = await sign_up_provider(api)
+    denied = await api.http.get(
+        f"{api.url}/imports/{import_id}/issues.csv", headers={"authorization": f"Bearer {other}"}
+    )
+    assert denied.status_code == 404
+    anonymous = await api.http.get(f"{api.url}/imports/{import_id}/issues.csv")
+    assert anonymous.status_code == 401
+
+
+async def test_only_the_owner_reads_or_cancels(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    other, _ = await sign_up_provider(api)
+    result = await start_import(api, token, many(2))
+    import_id = result["clientImport"]["id"]
+    assert await import_status(api, other, import_id) is None
+    listed = await api.gql("{ clientImports { edges { node { id } } } }", token=other)
+    assert listed["clientImports"]["edges"] == []
+    cancel = """mutation($id: ID!) { cancelClientImport(id: $id) { __typename
+      ... on StartClientImportSuccess { clientImport { status } } ... on MutationError { code } } }"""
+    assert (await api.gql(cancel, {"id": import_id}, other))["cancelClientImport"][
+        "code"
+    ] == "NOT_FOUND"
+    mine = await api.gql("{ clientImports { edges { node { id status } } } }", token=token)
+    assert [e["node"]["id"] for e in mine["clientImports"]["edges"]] == [import_id]
+    cancelled = (await api.gql(cancel, {"id": import_id}, token))["cancelClientImport"]
+    assert cancelled["clientImport"]["status"] == "CANCELLED"
+    again = (await api.gql(cancel, {"id": import_id}, token))["cancelClientImport"]
+    assert again["__typename"] == "InvalidStateError"
+    await run_worker(api.settings)
+    assert await Client.all().count() == 0
+
+
+async def test_cancel_between_batches_keeps_committed_rows(api: Api) -> None:
+    settings = api.settings.model_copy(update={"import_batch_rows": 50})
+    token, _ = await sign_up_provider(api)
+    result = await start_import(api, token, many(400))
+    import_id = result["clientImport"]["id"]
+    await ClientImport.filter(id=import_id).update(cancel_requested=False)
+    worker = asyncio.create_task(run_worker(settings))
+    for _ in range(500):
+        job = await ClientImport.get(id=import_id)
+        if job.processed_rows > 0:
+            break
+        await asyncio.sleep(0.005)
+    cancel = "mutation($id: ID!) { cancelClientImport(id: $id) { __typename } }"
+    await api.gql(cancel, {"id": import_id}, token)
+    await worker
+    job = await ClientImport.get(id=import_id)
+    assert job.status.value == "CANCELLED"
+    assert 0 < job.processed_rows < 400
+    assert job.created_count == job.processed_rows == await Client.all().count()

@@ -1,0 +1,62 @@
+"""The import job and its sweeper: resumable, leased, retried when the database blinks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from arq import Retry
+
+from models import ClientImport, ImportStatus
+from resolvers.import_runner import LeaseLost, import_channel, run_import, snapshot
+from resolvers.imports import RUN_IMPORT, stalled_imports
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 6
+STALL_SECONDS = 5
+
+
+async def run_import_job(ctx: dict[str, Any], import_id: str) -> str:
+    services = ctx["services"]
+    job_id = UUID(import_id)
+    try:
+        return await run_import(services, job_id, ctx["worker_id"])
+    except LeaseLost:
+        log.warning("import %s: lease taken over by another worker", import_id)
+        return "lease-lost"
+    except Exception as error:  # noqa: BLE001 - retried, then recorded as FAILED
+        tries = ctx.get("job_try", 1)
+        log.warning("import %s failed (try %d): %s", import_id, tries, type(error).__name__)
+        try:
+            await ClientImport.filter(id=job_id, lease_owner=ctx["worker_id"]).update(
+                lease_expires_at=datetime.now(UTC)
+            )
+            if tries >= MAX_TRIES:
+                await ClientImport.filter(id=job_id).update(
+                    status=ImportStatus.FAILED,
+                    finished_at=datetime.now(UTC),
+                    failure_reason="The import stopped unexpectedly. Start it again, "
+                    "or contact support if it keeps failing.",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+                job = await ClientImport.get(id=job_id)
+                await services.events.publish(import_channel(job_id), snapshot(job))
+                return "failed"
+        except Exception:  # noqa: BLE001 - the database may still be away; the retry copes
+            log.warning("import %s: could not record the failure yet", import_id)
+        raise Retry(defer=min(2 * tries, 10)) from None
+
+
+async def sweep_imports(ctx: dict[str, Any]) -> int:
+    """Queue imports that no worker holds: never started, or their worker died."""
+    queued = 0
+    for import_id, generation in await stalled_imports(STALL_SECONDS):
+        if await ctx["services"].queue.enqueue(
+            RUN_IMPORT, str(import_id), job_id=f"import:{import_id}:{generation}"
+        ):
+            queued += 1
+    return queued
