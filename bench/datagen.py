@@ -23,7 +23,7 @@ HEADERS = [
 ]
 
 
-def client_records(n: int, *, seed: int = 7) -> Iterator[list[str]]:
+def client_records(n: int, *, seed: int = 7, domain: str = "example.org") -> Iterator[list[str]]:
     """n rows of HEADERS, unique e-mails, US phones and US-style birth dates."""
     rng = random.Random(seed)
     for i in range(n):
@@ -31,14 +31,14 @@ def client_records(n: int, *, seed: int = 7) -> Iterator[list[str]]:
         last = rng.choice(LAST)
         phone = f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}"
         dob = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1940, 2010)}"
-        email = f"client.{i}@example.org"
+        email = f"client.{i}@{domain}"
         yield [f"C{i}", first, last, "", email, phone, dob, "Aetna", "Active"]
 
 
-def make_csv(n: int, *, seed: int = 7) -> bytes:
+def make_csv(n: int, *, seed: int = 7, domain: str = "example.org") -> bytes:
     """A UTF-8 CSV with a header line and n client rows, CRLF line ends, as Excel writes."""
     lines = [",".join(HEADERS)]
-    for record in client_records(n, seed=seed):
+    for record in client_records(n, seed=seed, domain=domain):
         lines.append(",".join(f'"{v}"' if "," in v else v for v in record))
     return ("\r\n".join(lines) + "\r\n").encode()
 
@@ -146,19 +146,19 @@ def _row_xml(
     return f'<row r="{r}">{"".join(cells)}</row>'
 
 
-def make_xlsx(n: int, *, seed: int = 7) -> bytes:
+def make_xlsx(n: int, *, seed: int = 7, domain: str = "example.org") -> bytes:
     """An .xlsx with one sheet: HEADERS and n client rows; phones as numbers, like TheraNest."""
     rows: Sheet = [list(HEADERS)]
-    for record in client_records(n, seed=seed):
+    for record in client_records(n, seed=seed, domain=domain):
         digits = "".join(ch for ch in record[5] if ch.isdigit())
         rows.append([*record[:5], int(digits), *record[6:]])
     return xlsx_from_sheets({"Clients": rows})
 
 
-def make_vcf(n: int, *, seed: int = 7) -> bytes:
+def make_vcf(n: int, *, seed: int = 7, domain: str = "example.org") -> bytes:
     """An iPhone-style vCard 3.0 file with n cards and one group card."""
     out = io.StringIO()
-    for record in client_records(n, seed=seed):
+    for record in client_records(n, seed=seed, domain=domain):
         _, first, last, _, email, phone, dob, _, _ = record
         month, day, year = dob.split("/")
         out.write(

@@ -10,9 +10,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from caseload import operator_cli
 from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis
 from caseload.logs import configure_logging
@@ -102,8 +104,17 @@ def worker(settings: Settings, *, burst: bool = False) -> int:
             pass  # arq cancels its main task on SIGINT/SIGTERM: a normal stop
         finally:
             await instance.close()
+            await close_db()
 
     asyncio.run(main())
+    lingering = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+    ]
+    if lingering:
+        # A database driver thread left behind must not keep a stopped worker alive.
+        log.warning("worker stopped with %d driver threads still open; exiting", len(lingering))
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
@@ -187,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     form.add_argument("kind", type=str.upper, choices=[k.value for k in FormKind])
     form.add_argument("file", help="UTF-8 text file: the title line, then the body")
+    operator_cli.add_commands(commands)
     return parser
 
 
@@ -206,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return export_schema(settings)
     if args.command == "publish-form":
         return publish_form(settings, args.kind, args.file)
+    if args.command in operator_cli.COMMANDS:
+        return operator_cli.run(settings, args)
     return 2
 
 

@@ -49,12 +49,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20_000_000
     max_import_rows: int = 100_000
     phone_region: str = "US"
-    import_batch_rows: int = 2000
+    import_batch_rows: int = 5000
     # a worker renews its lease on an import every batch; a dead worker's job resumes after this
     import_lease_seconds: int = 15
 
     session_lifetime_seconds: int = 12 * 3600
     session_idle_seconds: int = 30 * 60
+    # how often a live subscription re-checks that its session is still usable
+    live_session_check_seconds: float = 5.0
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
     invitation_ttl_seconds: int = 7 * 24 * 3600
@@ -87,7 +89,7 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite://{self.sqlite_path.resolve()}?busy_timeout=15000&synchronous=NORMAL"
+        return f"sqlite://{self.sqlite_path.resolve()}?busy_timeout=15000&synchronous=NORMAL&cache_size=-65536&wal_autocheckpoint=10000"
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -15,10 +15,9 @@ from models import (
     ClientImportIssue,
     OutboxMessage,
     ProviderClient,
-    Role,
     User,
 )
-from resolvers.bulk_sql import insert_rows
+from resolvers.bulk_sql import insert_rows, new_ids, placeholders, select_in
 from resolvers.clients import INVITATION
 from resolvers.names import search_fields
 
@@ -32,8 +31,8 @@ class BatchResult:
     duplicates: int = 0
     errors: int = 0
     warnings: int = 0
-    outbox_ids: list[UUID] = field(default_factory=list)
-    client_ids: list[UUID] = field(default_factory=list)
+    outbox_ids: list[str] = field(default_factory=list)
+    client_ids: list[str] = field(default_factory=list)
 
 
 def _duplicate(row: ClientRow, first_row: int | None) -> RowIssue:
@@ -68,6 +67,7 @@ class BatchWriter:
         self.result = BatchResult()
         self.issues: list[RowIssue] = []
         self.now = datetime.now(UTC)
+        self.provider_id = str(job.provider_id)
 
     async def apply(self, items: list[ClientRow | RowError]) -> BatchResult:
         rows: list[ClientRow] = []
@@ -89,32 +89,43 @@ class BatchWriter:
         await self._write_issues()
         return self.result
 
+    async def _lookup(
+        self, emails: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str | None]]:
+        """Existing accounts by e-mail, their client ids, and this provider's list entries."""
+        conn = self.conn
+        users = {
+            u["email"]: u
+            for u in await select_in(
+                conn, "SELECT id, email, role FROM users WHERE email IN ({marks})", emails
+            )
+        }
+        client_user_ids = [str(u["id"]) for u in users.values() if u["role"] == "CLIENT"]
+        clients = {
+            str(c["user_id"]): str(c["id"])
+            for c in await select_in(
+                conn, "SELECT id, user_id FROM clients WHERE user_id IN ({marks})", client_user_ids
+            )
+        }
+        links = {
+            str(row["client_id"]): str(row["source_import_id"]) if row["source_import_id"] else None
+            for row in await select_in(
+                conn,
+                "SELECT client_id, source_import_id FROM provider_clients"
+                f" WHERE provider_id = {placeholders(conn, 1)[0]} AND client_id IN ({{marks}})",
+                list(clients.values()),
+                self.provider_id,
+            )
+        }
+        return users, clients, links
+
     async def _place(self, rows: list[ClientRow]) -> None:
         if not rows:
             return
-        conn, job = self.conn, self.job
-        emails = [row.email for row in rows]
-        users = {
-            u["email"]: u
-            for u in await User.filter(email__in=emails)
-            .using_db(conn)
-            .values("id", "email", "role")
-        }
-        client_user_ids = [u["id"] for u in users.values() if str(u["role"]) == Role.CLIENT.value]
-        clients = {
-            c["user_id"]: c["id"]
-            for c in await Client.filter(user_id__in=client_user_ids)
-            .using_db(conn)
-            .values("id", "user_id")
-        }
-        links = {
-            link["client_id"]: link["source_import_id"]
-            for link in await ProviderClient.filter(
-                provider_id=job.provider_id, client_id__in=list(clients.values())
-            )
-            .using_db(conn)
-            .values("client_id", "source_import_id")
-        }
+        job = self.job
+        users, clients, links = await self._lookup([row.email for row in rows])
+        ids = iter(new_ids(4 * len(rows)))
+        now, job_id, provider_id = self.now, str(job.id), self.provider_id
         new_users: list[list[object]] = []
         new_clients: list[list[object]] = []
         new_links: list[list[object]] = []
@@ -122,52 +133,47 @@ class BatchWriter:
         for row in rows:
             user = users.get(row.email)
             if user is None:
-                user_id, client_id = uuid4(), uuid4()
-                new_users.append([user_id, row.email, Role.CLIENT, self.now])
+                user_id, client_id = next(ids), next(ids)
+                new_users.append([user_id, row.email, "CLIENT", now])
                 new_clients.append(self._client_values(client_id, user_id, row))
                 self.result.created += 1
-            elif str(user["role"]) != Role.CLIENT.value or user["id"] not in clients:
+            elif user["role"] != "CLIENT" or str(user["id"]) not in clients:
                 self.result.errors += 1
                 self.issues.append(_not_a_client(row))
                 continue
             else:
-                user_id, client_id = user["id"], clients[user["id"]]
+                user_id = str(user["id"])
+                client_id = clients[user_id]
                 if client_id in links:
-                    if links[client_id] == job.id:  # a replayed row of this very import
+                    if links[client_id] == job_id:  # a replayed row of this very import
                         self.result.duplicates += 1
                         self.issues.append(_duplicate(row, None))
                     else:
                         self.result.already_in_list += 1
                     continue
                 self.result.linked += 1
-            new_links.append([uuid4(), job.provider_id, client_id, "IMPORT", self.now, job.id])
+            new_links.append([next(ids), provider_id, client_id, "IMPORT", now, job_id])
             self.result.client_ids.append(client_id)
             if job.send_invitations:
-                outbox_id = uuid4()
+                outbox_id = next(ids)
                 self.result.outbox_ids.append(outbox_id)
+                payload = f'{{"user_id": "{user_id}"}}'
                 invitations.append(
-                    [
-                        outbox_id,
-                        INVITATION,
-                        {"user_id": str(user_id)},
-                        user_id,
-                        "PENDING",
-                        0,
-                        self.now,
-                        self.now,
-                    ]
+                    [outbox_id, INVITATION, payload, user_id, "PENDING", 0, now, now]
                 )
         if job.dry_run:
             self.result.outbox_ids.clear()
             self.result.client_ids.clear()
             return
-        await insert_rows(conn, User, ["id", "email", "role", "created_at"], new_users)
-        await insert_rows(conn, Client, CLIENT_COLUMNS, new_clients)
+        conn = self.conn
+        await insert_rows(conn, User, ["id", "email", "role", "created_at"], new_users, ready=True)
+        await insert_rows(conn, Client, CLIENT_COLUMNS, new_clients, ready=True)
         await insert_rows(
             conn,
             ProviderClient,
             ["id", "provider_id", "client_id", "added_via", "added_at", "source_import_id"],
             new_links,
+            ready=True,
         )
         await insert_rows(
             conn,
@@ -183,9 +189,10 @@ class BatchWriter:
                 "available_at",
             ],
             invitations,
+            ready=True,
         )
 
-    def _client_values(self, client_id: UUID, user_id: UUID, row: ClientRow) -> list[object]:
+    def _client_values(self, client_id: str, user_id: str, row: ClientRow) -> list[object]:
         derived = search_fields(row.first_name, row.last_name, row.preferred_name, row.email)
         return [
             client_id,
@@ -208,9 +215,10 @@ class BatchWriter:
             ClientImportIssue,
             ["client_import_id", "row", "column", "code", "message", "severity"],
             [
-                [self.job.id, i.row, i.column, i.code, i.message[:500], i.severity]
+                [str(self.job.id), i.row, i.column, i.code, i.message[:500], i.severity]
                 for i in self.issues
             ],
+            ready=True,
         )
 
 

@@ -31,14 +31,41 @@ def import_channel(import_id: UUID | str) -> str:
     return f"client-import:{import_id}"
 
 
+COUNTERS = (
+    "processed_rows",
+    "created_count",
+    "linked_count",
+    "already_in_list_count",
+    "duplicate_count",
+    "error_count",
+    "warning_count",
+)
+
+
 def snapshot(job: ClientImport) -> dict[str, Any]:
-    """What progress subscribers receive: the id, status and counts (no PHI)."""
-    return {
-        "id": str(job.id),
-        "status": job.status.value,
-        "processed_rows": job.processed_rows,
-        "total_rows": job.total_rows,
-    }
+    """What progress subscribers receive: status, counts and times (no PHI)."""
+    data: dict[str, Any] = {name: getattr(job, name) for name in COUNTERS}
+    data.update(
+        id=str(job.id),
+        status=job.status.value,
+        total_rows=job.total_rows,
+        failure_reason=job.failure_reason,
+        started_at=job.started_at.isoformat() if job.started_at else None,
+        finished_at=job.finished_at.isoformat() if job.finished_at else None,
+    )
+    return data
+
+
+def apply_snapshot(job: ClientImport, data: dict[str, Any]) -> None:
+    """Bring a loaded job up to a published snapshot, without reading the database."""
+    for name in COUNTERS:
+        setattr(job, name, int(data[name]))
+    job.status = ImportStatus(data["status"])
+    job.total_rows = data["total_rows"]
+    job.failure_reason = data["failure_reason"]
+    for name in ("started_at", "finished_at"):
+        value = data[name]
+        setattr(job, name, datetime.fromisoformat(value) if value else None)
 
 
 async def claim(import_id: UUID, owner: str, lease_seconds: int) -> ClientImport | None:
@@ -62,11 +89,8 @@ async def claim(import_id: UUID, owner: str, lease_seconds: int) -> ClientImport
     return job
 
 
-def _batches(
-    items: Iterator[ClientRow | RowError], size: int
-) -> Iterator[list[ClientRow | RowError]]:
-    while batch := list(islice(items, size)):
-        yield batch
+def _take(items: Iterator[ClientRow | RowError], size: int) -> list[ClientRow | RowError]:
+    return list(islice(items, size))
 
 
 def _mapping(job: ClientImport) -> dict[ClientField, str] | None:
@@ -115,29 +139,29 @@ async def run_import(services: Services, import_id: UUID, owner: str) -> str:
     )
     seen: dict[str, int] = {}
     await services.events.publish(import_channel(job.id), snapshot(job))
-    for batch in _batches(rows, settings.import_batch_rows):
-        job = await _commit_batch(services, job, batch, seen, owner)
+    size = settings.import_batch_rows
+    # The next batch is parsed in a thread while this one is written (SQLite and asyncpg
+    # release the GIL while they work).
+    batch = await asyncio.to_thread(_take, rows, size)
+    while batch:
+        following = asyncio.ensure_future(asyncio.to_thread(_take, rows, size))
+        try:
+            job = await _commit_batch(services, job, batch, seen, owner)
+        except BaseException:
+            await asyncio.wait([following])
+            raise
         await services.events.publish(import_channel(job.id), snapshot(job))
         if job.cancel_requested:
+            following.cancel()
             await _finish(services, job, ImportStatus.CANCELLED)
             return job.status.value
+        batch = await following
     await _finish(services, job, ImportStatus.COMPLETED)
     return job.status.value
 
 
 async def _reset_counts(job: ClientImport) -> None:
-    counters = {
-        name: 0
-        for name in (
-            "processed_rows",
-            "created_count",
-            "linked_count",
-            "already_in_list_count",
-            "duplicate_count",
-            "error_count",
-            "warning_count",
-        )
-    }
+    counters = dict.fromkeys(COUNTERS, 0)
     await ClientImport.filter(id=job.id).update(**counters)
     await ClientImportIssue.filter(client_import_id=job.id).delete()
     for name, value in counters.items():

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
 def fold(text: str) -> str:
     """Lower-case and strip accents, so "Zoë" and "zoe" compare equal."""
+    if text.isascii():
+        return text.lower()
+    return _fold_unicode(text)
+
+
+@lru_cache(maxsize=65536)
+def _fold_unicode(text: str) -> str:
+    # Names repeat a great deal across a client list, so the cache saves most of the work.
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -16,6 +25,8 @@ def display_name(first: str, last: str, preferred: str | None) -> str:
 
 
 def search_fields(first: str, last: str, preferred: str | None, email: str) -> dict[str, str]:
-    sort_name = fold(f"{last} {first}")[:256]
-    text = fold(" ".join(p for p in (first, last, preferred or "", email) if p))[:512]
+    first_f, last_f = fold(first), fold(last)
+    sort_name = f"{last_f} {first_f}"[:256]
+    parts = [first_f, last_f, fold(preferred) if preferred else "", fold(email)]
+    text = " ".join(p for p in parts if p)[:512]
     return {"search_text": text, "sort_name": sort_name}

@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers import imports
 from resolvers.errors import DomainError
-from resolvers.import_runner import TERMINAL, import_channel
+from resolvers.import_runner import TERMINAL, apply_snapshot, import_channel
 from schema.context import Info
 from schema.errors import public_error
 from schema.imports import ClientImportType
@@ -32,12 +32,13 @@ class ImportSubscriptions:
             yield ClientImportType.from_row(job)
             if job.status in TERMINAL:
                 return
-            last_seen = (job.status, job.processed_rows)
-            async for _ in keep_session_alive(ctx, events):
-                await job.refresh_from_db()
-                if (job.status, job.processed_rows) == last_seen:
-                    continue
-                last_seen = (job.status, job.processed_rows)
+            async for event in keep_session_alive(ctx, events):
+                if (
+                    event["status"] == job.status.value
+                    and event["processed_rows"] <= job.processed_rows
+                ):
+                    continue  # published before the state read above
+                apply_snapshot(job, event)
                 yield ClientImportType.from_row(job)
                 if job.status in TERMINAL:
                     return

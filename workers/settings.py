@@ -54,6 +54,7 @@ def build_worker(
         "on_startup": startup,
         "on_shutdown": shutdown,
         "max_jobs": 10,
+        "poll_delay": 0.1,  # how soon an idle worker sees a new job
         "job_timeout": 300,
         "keep_result": 3600,
         "handle_signals": True,

@@ -1,0 +1,56 @@
+"""Raw floors measured in the same run: csv.reader + sqlite3 executemany, and asyncpg COPY."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+
+
+def _rows(data: bytes) -> list[tuple[str, str, str, str]]:
+    reader = csv.reader(io.StringIO(data.decode("utf-8")))
+    header = next(reader)
+    first, last, email, phone = (
+        header.index(h) for h in ("First Name", "Last Name", "Email", "Mobile Phone")
+    )
+    return [(r[first], r[last], r[email], r[phone]) for r in reader]
+
+
+def sqlite_floor(data: bytes) -> float:
+    """Rows/s of csv.reader feeding sqlite3 executemany in one transaction (unique e-mail index)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "floor.sqlite3", isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE c (first TEXT, last TEXT, email TEXT UNIQUE, phone TEXT)")
+        started = time.perf_counter()
+        rows = _rows(data)
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO c VALUES (?, ?, ?, ?)", rows)
+        db.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        db.close()
+    return len(rows) / elapsed
+
+
+async def postgres_floor(data: bytes, url: str) -> float:
+    """Rows/s of csv.reader feeding asyncpg COPY into a table with a unique e-mail index."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS bench_floor")
+        await conn.execute(
+            "CREATE TABLE bench_floor (first TEXT, last TEXT, email TEXT UNIQUE, phone TEXT)"
+        )
+        started = time.perf_counter()
+        rows = _rows(data)
+        await conn.copy_records_to_table("bench_floor", records=rows)
+        elapsed = time.perf_counter() - started
+        await conn.execute("DROP TABLE bench_floor")
+    finally:
+        await conn.close()
+    return len(rows) / elapsed

@@ -1,0 +1,212 @@
+"""Real processes for benchmarks: API and workers on given database and Redis URLs, and a client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import websockets
+
+from caseload.embedded_redis import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct-horse-battery"
+
+START_IMPORT = """mutation($i: StartClientImportInput!) { startClientImport(input: $i) {
+  __typename ... on StartClientImportSuccess { clientImport { id totalRows } }
+  ... on MutationError { code message } } }"""
+PROGRESS = """subscription($id: ID!) { clientImportProgress(id: $id) {
+  status processedRows totalRows createdCount linkedCount errorCount duplicateCount } }"""
+
+
+def stack_env(database_url: str, redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASELOAD_")}
+    env.update(
+        {
+            "CASELOAD_DATABASE_URL": database_url,
+            "CASELOAD_REDIS_URL": redis_url,
+            "CASELOAD_DATA_DIR": str(data_dir),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    api_ports: list[int] = field(default_factory=list)
+    apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_api(self) -> str:
+        port = free_port()
+        self.apis.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "caseload.app:create_app",
+                    "--factory",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--ws",
+                    "websockets-sansio",
+                ],
+                cwd=ROOT,
+                env=self.env,
+            )
+        )
+        self.api_ports.append(port)
+        return f"http://127.0.0.1:{port}"
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "caseload.cli", "worker"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.workers.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in [*self.workers, *self.apis]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in [*self.workers, *self.apis]:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "caseload.cli", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+async def wait_ready(base: str, limit: float = 20) -> None:
+    async with httpx.AsyncClient() as http:
+        started = time.monotonic()
+        while time.monotonic() - started < limit:
+            try:
+                if (await http.get(f"{base}/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{base} not ready")
+
+
+async def sign_up(base: str) -> str:
+    query = """mutation($i: SignUpProviderInput!) { signUpProvider(input: $i) {
+      ... on AuthSuccess { token } ... on MutationError { code message } } }"""
+    email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{base}/graphql",
+            json={
+                "query": query,
+                "variables": {"i": {"email": email, "password": PASSWORD, "displayName": "Dr B"}},
+            },
+        )
+    return str(response.json()["data"]["signUpProvider"]["token"])
+
+
+async def upload(base: str, token: str, data: bytes, name: str, **options: Any) -> dict[str, Any]:
+    operations = {"query": START_IMPORT, "variables": {"i": {"file": None, **options}}}
+    async with httpx.AsyncClient(timeout=600) as http:
+        response = await http.post(
+            f"{base}/graphql",
+            files={
+                "operations": (None, json.dumps(operations)),
+                "map": (None, json.dumps({"0": ["variables.i.file"]})),
+                "0": (name, data, "application/octet-stream"),
+            },
+            headers={"authorization": f"Bearer {token}", "apollo-require-preflight": "1"},
+        )
+    result = response.json()["data"]["startClientImport"]
+    if "clientImport" not in result:
+        raise RuntimeError(f"import refused: {result}")
+    return dict(result["clientImport"])
+
+
+async def follow(
+    base: str, token: str, import_id: str, on_event: Any = None
+) -> list[dict[str, Any]]:
+    """Every progress event of an import until it completes, with arrival times."""
+    events: list[dict[str, Any]] = []
+    url = base.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"], max_size=None) as ws:
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        await ws.recv()
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": PROGRESS, "variables": {"id": import_id}},
+                }
+            )
+        )
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 600))
+            if message["type"] == "complete":
+                return events
+            if message["type"] != "next" or message["payload"].get("errors"):
+                raise RuntimeError(f"subscription failed: {message}")
+            event = dict(message["payload"]["data"]["clientImportProgress"])
+            event["at"] = time.perf_counter()
+            events.append(event)
+            if on_event:
+                on_event(event)
+
+
+class PeakRss:
+    """Samples a process's resident memory until stopped; keeps the peak in MB."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss / 1e6)
+            except psutil.Error:
+                return
+            await asyncio.sleep(0.02)
+
+    def __enter__(self) -> PeakRss:
+        self._task = asyncio.ensure_future(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task:
+            self._task.cancel()
