@@ -35,9 +35,9 @@ schema: $(STAMP)
 	$(BIN)/caseload export-schema > schema.graphql
 
 bench: $(STAMP)
-	@for script in bench/list_clients.py bench/readers.py; do \
-		[ -f $$script ] && $(BIN)/python $$script || exit 1; \
-	done
+	$(BIN)/python -m bench.list_clients
+	$(BIN)/python -m bench.readers
+	$(BIN)/python -m bench.import_throughput
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

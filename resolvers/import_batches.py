@@ -111,8 +111,7 @@ class BatchWriter:
             str(row["client_id"]): str(row["source_import_id"]) if row["source_import_id"] else None
             for row in await select_in(
                 conn,
-                "SELECT client_id, source_import_id FROM provider_clients"
-                f" WHERE provider_id = {placeholders(conn, 1)[0]} AND client_id IN ({{marks}})",
+                LINKS_OF_PROVIDER.replace("{provider}", placeholders(conn, 1)[0]),
                 list(clients.values()),
                 self.provider_id,
             )
@@ -221,6 +220,12 @@ class BatchWriter:
             ready=True,
         )
 
+
+# {provider} becomes the first placeholder; {marks} the IN list (see select_in)
+LINKS_OF_PROVIDER = (
+    "SELECT client_id, source_import_id FROM provider_clients"
+    " WHERE provider_id = {provider} AND client_id IN ({marks})"
+)
 
 CLIENT_COLUMNS = [
     "id",
