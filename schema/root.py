@@ -28,6 +28,7 @@ from schema.import_progress import ImportSubscriptions
 from schema.imports import ImportMutations, ImportQueries
 from schema.messaging import MessagingMutations, MessagingQueries
 from schema.onboarding import OnboardingMutations, OnboardingQueries
+from schema.staff import StaffMutations, StaffRootQueries
 from schema.subscriptions import Subscription as ClientSubscriptions
 
 log = logging.getLogger("caseload.graphql")
@@ -41,6 +42,7 @@ class Query(
     AppointmentQueries,
     MessagingQueries,
     OnboardingQueries,
+    StaffRootQueries,
 ):
     pass
 
@@ -53,6 +55,7 @@ class Mutation(
     AppointmentMutations,
     MessagingMutations,
     OnboardingMutations,
+    StaffMutations,
 ):
     pass
 

@@ -1,0 +1,206 @@
+"""Staff tooling: read any provider's data (every read audited) and retry stuck jobs."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from models import (
+    AuditEvent,
+    ClientImport,
+    ImportStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Provider,
+    ProviderClient,
+)
+from resolvers import audit
+from resolvers.actor import Actor
+from resolvers.clients import ClientView
+from resolvers.cursors import read_time_cursor, time_cursor
+from resolvers.errors import InvalidState, NotFound, forbidden, not_authenticated
+from resolvers.imports import RUN_IMPORT
+from resolvers.policies import parse_id
+from resolvers.ports import Services
+from resolvers.unit_of_work import DELIVER_OUTBOX
+
+MAX_PAGE = 100
+RETRYABLE_OUTBOX = (OutboxStatus.FAILED, OutboxStatus.CANCELLED)
+
+M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StaffPage(Generic[T]):
+    items: list[tuple[str, T]]  # (cursor, item)
+    has_next_page: bool
+
+
+def require_staff(actor: Actor | None) -> Actor:
+    if actor is None:
+        raise not_authenticated()
+    if not actor.is_staff:
+        raise forbidden("use staff tools")
+    return actor
+
+
+async def _page(
+    query: QuerySet[M], first: int, after: str | None, *, time_field: str = "created_at"
+) -> tuple[list[tuple[str, M]], bool]:
+    """Newest first, keyset-paginated over (time, id)."""
+    first = max(0, min(first, MAX_PAGE))
+    if after:
+        at, last_id = read_time_cursor(after)
+        older: dict[str, Any] = {f"{time_field}__lt": at}
+        same_time: dict[str, Any] = {time_field: at, "id__lt": last_id}
+        query = query.filter(Q(**older) | Q(**same_time))
+    rows = await query.order_by(f"-{time_field}", "-id").limit(first + 1)
+    items = [(time_cursor(getattr(row, time_field), row.pk), row) for row in rows[:first]]
+    return items, len(rows) > first
+
+
+async def list_providers(
+    actor: Actor | None, search: str | None, first: int, after: str | None
+) -> StaffPage[Provider]:
+    actor = require_staff(actor)
+    query = Provider.all().select_related("user")
+    if search and (needle := " ".join(search.split())):
+        query = query.filter(
+            Q(display_name__icontains=needle)
+            | Q(practice_name__icontains=needle)
+            | Q(user__email__icontains=needle.lower())
+        )
+    items, more = await _page(query, first, after)
+    await audit.record(actor, "staff.providers.list")
+    return StaffPage(items, more)
+
+
+async def list_provider_clients(
+    actor: Actor | None, provider_id: str, first: int, after: str | None
+) -> StaffPage[ClientView]:
+    """A provider's active and archived clients; one audit event per client returned."""
+    actor = require_staff(actor)
+    provider = await Provider.get_or_none(id=parse_id(provider_id))
+    if provider is None:
+        raise NotFound("No provider with that id.")
+    query = ProviderClient.filter(provider_id=provider.id).select_related("client", "client__user")
+    links, more = await _page(query, first, after, time_field="added_at")
+    items: list[tuple[str, ClientView]] = []
+    for cursor, link in links:
+        user = link.client.user
+        items.append(
+            (cursor, ClientView(link.client, link, user.email, user.email_verified_at is not None))
+        )
+        await audit.record(
+            actor, "staff.client.read", client_id=link.client_id, subject_id=provider.id
+        )
+    return StaffPage(items, more)
+
+
+async def list_client_imports(
+    actor: Actor | None, status: ImportStatus | None, first: int, after: str | None
+) -> StaffPage[ClientImport]:
+    actor = require_staff(actor)
+    query = ClientImport.all()
+    if status is not None:
+        query = query.filter(status=status)
+    items, more = await _page(query, first, after)
+    await audit.record(actor, "staff.imports.list")
+    return StaffPage(items, more)
+
+
+async def list_outbox(
+    actor: Actor | None, status: OutboxStatus | None, first: int, after: str | None
+) -> StaffPage[OutboxMessage]:
+    actor = require_staff(actor)
+    query = OutboxMessage.all()
+    if status is not None:
+        query = query.filter(status=status)
+    items, more = await _page(query, first, after)
+    await audit.record(actor, "staff.outbox.list")
+    return StaffPage(items, more)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_id: str | None = None
+    client_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def list_audit_events(
+    actor: Actor | None, where: AuditFilter, first: int, after: str | None
+) -> StaffPage[AuditEvent]:
+    actor = require_staff(actor)
+    filters: dict[str, Any] = {}
+    if where.actor_id:
+        filters["actor_id"] = parse_id(where.actor_id)
+    if where.client_id:
+        filters["client_id"] = parse_id(where.client_id)
+    if where.since:
+        filters["created_at__gte"] = where.since
+    if where.until:
+        filters["created_at__lt"] = where.until
+    items, more = await _page(AuditEvent.filter(**filters), first, after)
+    await audit.record(actor, "staff.audit.list")
+    return StaffPage(items, more)
+
+
+async def retry_outbox_message(
+    services: Services, actor: Actor | None, message_id: str
+) -> OutboxMessage:
+    """A failed or cancelled message goes back to PENDING with a fresh attempt budget."""
+    actor = require_staff(actor)
+    message = await OutboxMessage.get_or_none(id=parse_id(message_id))
+    if message is None:
+        raise NotFound()
+    updated = await OutboxMessage.filter(id=message.id, status__in=RETRYABLE_OUTBOX).update(
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        last_error=None,
+        locked_until=None,
+        available_at=datetime.now(UTC),
+    )
+    if updated != 1:
+        raise InvalidState(
+            f"Only failed or cancelled messages can be retried; this one is {message.status.value}."
+        )
+    await audit.record(actor, "staff.outbox.retry", subject_id=message.id)
+    # A new job id: arq keeps the results of earlier attempts under their ids.
+    await services.queue.enqueue(
+        DELIVER_OUTBOX, str(message.id), job_id=f"outbox:{message.id}:retry:{uuid.uuid4().hex}"
+    )
+    return await OutboxMessage.get(id=message.id)
+
+
+async def retry_client_import(
+    services: Services, actor: Actor | None, import_id: str
+) -> ClientImport:
+    """A failed import is queued again; it resumes after its last committed batch."""
+    actor = require_staff(actor)
+    job = await ClientImport.get_or_none(id=parse_id(import_id))
+    if job is None:
+        raise NotFound()
+    updated = await ClientImport.filter(id=job.id, status=ImportStatus.FAILED).update(
+        status=ImportStatus.QUEUED,
+        lease_owner=None,
+        lease_expires_at=None,
+        failure_reason=None,
+        finished_at=None,
+        cancel_requested=False,
+    )
+    if updated != 1:
+        raise InvalidState(f"Only failed imports can be retried; this one is {job.status.value}.")
+    await audit.record(actor, "staff.import.retry", subject_id=job.id)
+    await services.queue.enqueue(
+        RUN_IMPORT, str(job.id), job_id=f"import:{job.id}:retry:{uuid.uuid4().hex}"
+    )
+    return await ClientImport.get(id=job.id)
