@@ -14,19 +14,18 @@ from schema.loaders import Loaders
 
 T = TypeVar("T")
 
-SESSION_CHECK_SECONDS = 5.0
-
 
 async def keep_session_alive(ctx: Context, source: AsyncIterator[T]) -> AsyncIterator[T]:
     """Relay `source` until the subscriber's session is revoked or expires."""
     actor = ctx.actor
+    check_every = ctx.services.settings.live_session_check_seconds
     iterator = source.__aiter__()
     pending: asyncio.Task[Any] | None = None
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=SESSION_CHECK_SECONDS)
+            done, _ = await asyncio.wait({pending}, timeout=check_every)
             if not done:
                 if (
                     actor is not None
