@@ -31,6 +31,8 @@ class ClientImport(Model):
     explicit_mapping: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
     column_mapping: list = fields.JSONField(default=list)  # type: ignore[type-arg]
     ignored_columns: list = fields.JSONField(default=list)  # type: ignore[type-arg]
+    # how to read the rows again (importing.plans), so the worker skips a second inspection
+    file_plan: dict = fields.JSONField(null=True)  # type: ignore[type-arg]
     total_rows = fields.IntField(null=True)
     processed_rows = fields.IntField(default=0)
     created_count = fields.IntField(default=0)

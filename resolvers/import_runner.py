@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from importing import inspect_file, iter_rows
 from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, RowError
+from importing.plans import plan_from_json
 from models import ClientImport, ClientImportIssue, ImportStatus
 from resolvers.client_events import client_channel
 from resolvers.import_batches import BatchWriter
@@ -123,14 +124,16 @@ async def run_import(services: Services, import_id: UUID, owner: str) -> str:
     if job.dry_run and job.processed_rows:
         await _reset_counts(job)  # a dry run keeps its duplicate memory only in this process
     data = bytes(job.file_data)
+    plan = plan_from_json(job.file_plan or {})
     try:
-        plan = await asyncio.to_thread(
-            inspect_file,
-            data,
-            column_mapping=_mapping(job),
-            max_rows=services.settings.max_import_rows,
-            max_bytes=services.settings.max_upload_bytes,
-        )
+        if plan is None:  # stored by an older version: inspect again
+            plan = await asyncio.to_thread(
+                inspect_file,
+                data,
+                column_mapping=_mapping(job),
+                max_rows=services.settings.max_import_rows,
+                max_bytes=services.settings.max_upload_bytes,
+            )
     except ImportFileError as error:
         await _finish(services, job, ImportStatus.FAILED, error.message)
         return job.status.value

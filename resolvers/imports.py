@@ -13,6 +13,7 @@ from tortoise.expressions import Q
 from importing import inspect_file
 from importing.errors import FILE_TOO_LARGE, ImportFileError
 from importing.model import ClientField
+from importing.plans import plan_to_json
 from models import ClientImport, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
 from resolvers.client_list import decode_cursor, encode_cursor
@@ -77,6 +78,7 @@ async def start_import(
         explicit_mapping={f.value: c for f, c in (request.column_mapping or {}).items()},
         column_mapping=[{"field": f.value, "column": c} for f, c in plan.mapping.items()],
         ignored_columns=list(plan.ignored_columns),
+        file_plan=plan_to_json(plan),
         total_rows=plan.total_rows,
     )
     await services.queue.enqueue(RUN_IMPORT, str(job.id), job_id=f"import:{job.id}")
