@@ -155,7 +155,7 @@ async def main() -> None:
         lines += await run_database(
             "SQLite",
             f"sqlite://{sqlite_dir / 'bench.sqlite3'}"
-            "?busy_timeout=15000&synchronous=NORMAL&cache_size=-65536"
+            "?busy_timeout=15000&synchronous=NORMAL"
             "&wal_autocheckpoint=10000",
             redis.url,
             sqlite_dir,

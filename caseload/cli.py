@@ -86,6 +86,17 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     return 0
 
 
+def _exit_if_driver_threads_linger() -> None:
+    """A database driver thread left behind must not keep a stopped worker alive."""
+    lingering = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+    ]
+    if lingering:
+        log.warning("worker stopped with %d driver threads still open; exiting", len(lingering))
+        logging.shutdown()
+        os._exit(0)
+
+
 def worker(settings: Settings, *, burst: bool = False) -> int:
     from workers.settings import build_worker
 
@@ -106,15 +117,10 @@ def worker(settings: Settings, *, burst: bool = False) -> int:
             await instance.close()
             await close_db()
 
-    asyncio.run(main())
-    lingering = [
-        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
-    ]
-    if lingering:
-        # A database driver thread left behind must not keep a stopped worker alive.
-        log.warning("worker stopped with %d driver threads still open; exiting", len(lingering))
-        logging.shutdown()
-        os._exit(0)
+    try:
+        asyncio.run(main())
+    finally:
+        _exit_if_driver_threads_linger()
     return 0
 
 
