@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite://{self.sqlite_path.resolve()}?busy_timeout=15000&synchronous=NORMAL&wal_autocheckpoint=10000"
+        return f"sqlite://{self.sqlite_path.resolve()}?busy_timeout=15000&synchronous=NORMAL&cache_size=-65536&wal_autocheckpoint=10000"
 
 
 @lru_cache(maxsize=1)

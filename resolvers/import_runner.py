@@ -214,4 +214,8 @@ async def _commit_batch(
         await services.events.publish(
             client_channel(job.provider_id), {"client_ids": [str(i) for i in result.client_ids]}
         )
-    return await ClientImport.get(id=job.id)
+    # Only the moving parts: the row also holds the whole file, which must not be re-read per batch.
+    fresh = await ClientImport.filter(id=job.id).values(*COUNTERS, "cancel_requested")
+    for name, value in fresh[0].items():
+        setattr(job, name, value)
+    return job
