@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -18,7 +15,8 @@ from models import Client, FormAcknowledgement, ProviderClient
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.clients import ClientView
-from resolvers.errors import FieldProblem, InvalidInput, NotFound
+from resolvers.cursors import encode_cursor, read_cursor, read_time_cursor
+from resolvers.errors import NotFound
 from resolvers.names import fold
 from resolvers.onboarding import current_form_ids
 from resolvers.policies import links_visible_to, require_provider, visible_link
@@ -62,20 +60,6 @@ _ORDER_KEY = {
     ClientOrder.ADDED_ASC: ("added_at", False),
     ClientOrder.ADDED_DESC: ("added_at", True),
 }
-
-
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(values, list) or len(values) != 2:
-            raise ValueError
-        return values
-    except ValueError:
-        raise InvalidInput([FieldProblem("after", "is not a cursor from this list")]) from None
 
 
 def _sort_value(link: ProviderClient, order: ClientOrder) -> str:
@@ -125,12 +109,14 @@ async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
     total = await query.count()
     page_query = query
     if args.after:
-        value, last_id = decode_cursor(args.after)
+        value: Any
         if field == "added_at":
-            value = datetime.fromisoformat(str(value))
+            value, last_id = read_time_cursor(args.after)
+        else:
+            value, last_id = read_cursor(args.after)
         op = "lt" if descending else "gt"
         page_query = page_query.filter(
-            Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": UUID(str(last_id))})
+            Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": last_id})  # type: ignore[arg-type]
         )
     prefix = "-" if descending else ""
     links = (

@@ -16,7 +16,7 @@ from importing.model import ClientField
 from importing.plans import plan_to_json
 from models import ClientImport, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
-from resolvers.client_list import decode_cursor, encode_cursor
+from resolvers.cursors import encode_cursor, read_int_cursor, read_time_cursor, time_cursor
 from resolvers.errors import DomainError, InvalidState, NotFound
 from resolvers.import_runner import TERMINAL, import_channel, snapshot
 from resolvers.policies import parse_id, require_provider
@@ -112,11 +112,10 @@ async def list_imports(
     first = max(0, min(first, MAX_PAGE))
     query = ClientImport.filter(provider_id=provider_id)
     if after:
-        created, last_id = decode_cursor(after)
-        at = datetime.fromisoformat(str(created))
-        query = query.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=UUID(str(last_id))))
+        at, last_id = read_time_cursor(after)
+        query = query.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
     jobs = await query.order_by("-created_at", "-id").limit(first + 1)
-    page = [(encode_cursor([j.created_at.isoformat(), str(j.id)]), j) for j in jobs[:first]]
+    page = [(time_cursor(j.created_at, j.id), j) for j in jobs[:first]]
     return page, len(jobs) > first
 
 
@@ -129,8 +128,7 @@ async def list_issues(
         query = query.filter(severity=severity)
     total = await query.count()
     if after:
-        _, last_id = decode_cursor(after)
-        query = query.filter(id__gt=int(last_id))
+        query = query.filter(id__gt=read_int_cursor(after))
     issues = await query.order_by("id").limit(first + 1)
     return [(encode_cursor([i.row, i.id]), i) for i in issues[:first]], len(issues) > first, total
 

@@ -385,3 +385,25 @@ async def test_list_query_count_does_not_grow_with_rows(api: Api) -> None:
         counts.append(counter.count)
     assert counts[0] == counts[1]
     assert counts[1] <= 5
+
+
+async def test_forged_cursors_are_input_errors_not_crashes(api: Api) -> None:
+    import base64
+    import json
+
+    token, _ = await sign_up_provider(api)
+    bad_id = ["zzz", "not-a-uuid"]
+    bad_time = ["not-a-time", "00000000-0000-0000-0000-000000000000"]
+    cases = [
+        (bad_id, "{ clients(after: $c) { totalCount } }"),
+        (bad_id, "{ clients(after: $c, orderBy: ADDED_DESC) { totalCount } }"),
+        (bad_time, "{ clients(after: $c, orderBy: ADDED_DESC) { totalCount } }"),
+        (bad_id, "{ clientImports(after: $c) { edges { node { id } } } }"),
+        (bad_time, "{ clientImports(after: $c) { edges { node { id } } } }"),
+    ]
+    for values, body in cases:
+        cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+        response = await api.post("query($c: String) " + body, {"c": cursor}, token)
+        errors = response.json()["errors"]
+        assert errors[0]["message"] != "Unexpected error.", (values, body)
+        assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
