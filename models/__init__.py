@@ -5,7 +5,7 @@ from models.appointments import Appointment, AppointmentStatus
 from models.audit import AuditEvent
 from models.clients import AddedVia, Client, ProviderClient
 from models.forms import FormAcknowledgement, FormDocument, FormKind
-from models.imports import ClientImport, ClientImportIssue, ImportStatus
+from models.imports import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from models.messaging import Message, MessageThread
 from models.outbox import OutboxMessage, OutboxStatus
 
@@ -16,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "Client",
     "ClientImport",
+    "ClientImportFile",
     "ClientImportIssue",
     "FormAcknowledgement",
     "FormDocument",

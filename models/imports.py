@@ -23,7 +23,6 @@ class ClientImport(Model):
         "models.Provider", related_name="imports", on_delete=fields.CASCADE
     )
     file_name = fields.CharField(max_length=255)
-    file_data = fields.BinaryField()
     format = fields.CharField(max_length=8)
     status = fields.CharEnumField(ImportStatus, max_length=16, default=ImportStatus.QUEUED)
     dry_run = fields.BooleanField(default=False)
@@ -53,6 +52,24 @@ class ClientImport(Model):
 
     class Meta:
         table = "client_imports"
+
+
+class ClientImportFile(Model):
+    """The uploaded bytes, written once and read by the worker.
+
+    Kept apart from the job row, which changes with every batch: SQLite rewrites a whole
+    row on UPDATE, and every read of a job (lists, progress) would otherwise carry the file.
+    """
+
+    client_import: fields.OneToOneRelation = fields.OneToOneField(
+        "models.ClientImport", related_name="file", on_delete=fields.CASCADE, primary_key=True
+    )
+    data = fields.BinaryField()
+
+    client_import_id: UUID
+
+    class Meta:
+        table = "client_import_files"
 
 
 class ClientImportIssue(Model):

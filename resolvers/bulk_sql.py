@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Sequence
 from enum import Enum
 from typing import Any
@@ -73,13 +74,40 @@ async def select_in(
     return [dict(row) for row in rows]
 
 
+class _IdClock:
+    """The last (millisecond, sequence) handed out by this process, so ids never repeat here."""
+
+    millis = 0
+    sequence = 0
+
+
 def new_ids(count: int) -> list[str]:
-    """Random version-4 UUIDs as text, several times faster than str(uuid4()) one by one."""
-    raw = bytearray(os.urandom(16 * count))
+    """Time-ordered UUIDs (version 7) as text, several times faster than str(uuid4()) one by one.
+
+    Ids made together sort together, so an import's inserts land at the end of each primary
+    key index instead of on random pages: far fewer pages to write per batch. Layout: 48 bits
+    of Unix milliseconds, the version, a 30-bit sequence spread over rand_a and rand_b, then
+    44 random bits (unique across processes; within one process the clock makes them unique).
+    """
+    millis = time.time_ns() // 1_000_000
+    clock = _IdClock
+    if millis <= clock.millis:
+        millis, sequence = clock.millis, clock.sequence
+    else:
+        sequence = 0
+    if sequence + count >= 1 << 30:  # the sequence would overflow: borrow the next millisecond
+        millis, sequence = millis + 1, 0
+    clock.millis, clock.sequence = millis, sequence + count
+    noise = os.urandom(6 * count)
+    random_bits = (1 << 44) - 1
     ids = []
-    for i in range(0, 16 * count, 16):
-        raw[i + 6] = (raw[i + 6] & 0x0F) | 0x40
-        raw[i + 8] = (raw[i + 8] & 0x3F) | 0x80
-        h = raw[i : i + 16].hex()
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    head = f"{millis:012x}"
+    head = f"{head[:8]}-{head[8:]}-7"
+    for i in range(count):
+        seq = sequence + i
+        # rand_a: the sequence's high 12 bits; rand_b: variant 10, its low 18 bits, 44 random
+        noisy = int.from_bytes(noise[6 * i : 6 * i + 6]) & random_bits
+        low = (0b10 << 62) | ((seq & 0x3FFFF) << 44) | noisy
+        tail = f"{low:016x}"
+        ids.append(f"{head}{seq >> 18:03x}-{tail[:4]}-{tail[4:]}")
     return ids

@@ -10,6 +10,7 @@ from itertools import islice
 from typing import Any
 from uuid import UUID
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
@@ -17,7 +18,7 @@ from importing import inspect_file, iter_rows
 from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, RowError
 from importing.plans import plan_from_json
-from models import ClientImport, ClientImportIssue, ImportStatus
+from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.client_events import client_channel
 from resolvers.import_batches import BatchWriter
 from resolvers.ports import Services
@@ -106,10 +107,25 @@ async def _finish(
     job.failure_reason = reason
     job.lease_owner = None
     job.lease_expires_at = None
-    await job.save(
-        update_fields=["status", "finished_at", "failure_reason", "lease_owner", "lease_expires_at"]
-    )
+    async with in_transaction() as conn:
+        await job.save(
+            update_fields=[
+                "status",
+                "finished_at",
+                "failure_reason",
+                "lease_owner",
+                "lease_expires_at",
+            ],
+            using_db=conn,
+        )
+        if status is not ImportStatus.FAILED:  # a failed import keeps its file for a retry
+            await forget_file(job.id, conn)
     await services.events.publish(import_channel(job.id), snapshot(job))
+
+
+async def forget_file(import_id: UUID, conn: BaseDBAsyncClient | None = None) -> None:
+    """Drop an import's uploaded file (client data) once nothing will read it again."""
+    await ClientImportFile.filter(client_import_id=import_id).using_db(conn).delete()
 
 
 async def run_import(services: Services, import_id: UUID, owner: str) -> str:
@@ -123,7 +139,14 @@ async def run_import(services: Services, import_id: UUID, owner: str) -> str:
         return job.status.value
     if job.dry_run and job.processed_rows:
         await _reset_counts(job)  # a dry run keeps its duplicate memory only in this process
-    data = bytes(job.file_data)
+    stored = await ClientImportFile.filter(client_import_id=job.id).values_list("data", flat=True)
+    if not stored:
+        await _finish(
+            services, job, ImportStatus.FAILED, "The file is no longer stored. Upload it again."
+        )
+        return job.status.value
+    data = bytes(stored[0])
+    del stored
     plan = plan_from_json(job.file_plan or {})
     try:
         if plan is None:  # stored by an older version: inspect again
@@ -214,7 +237,7 @@ async def _commit_batch(
         await services.events.publish(
             client_channel(job.provider_id), {"client_ids": [str(i) for i in result.client_ids]}
         )
-    # Only the moving parts: the row also holds the whole file, which must not be re-read per batch.
+    # Only the moving parts, not the whole row.
     fresh = await ClientImport.filter(id=job.id).values(*COUNTERS, "cancel_requested")
     for name, value in fresh[0].items():
         setattr(job, name, value)

@@ -9,16 +9,17 @@ from pathlib import PurePath
 from uuid import UUID
 
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from importing import inspect_file
 from importing.errors import FILE_TOO_LARGE, ImportFileError
 from importing.model import ClientField
 from importing.plans import plan_to_json
-from models import ClientImport, ClientImportIssue, ImportStatus
+from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
 from resolvers.cursors import encode_cursor, read_int_cursor, read_time_cursor, time_cursor
 from resolvers.errors import DomainError, InvalidState, NotFound
-from resolvers.import_runner import TERMINAL, import_channel, snapshot
+from resolvers.import_runner import TERMINAL, forget_file, import_channel, snapshot
 from resolvers.policies import parse_id, require_provider
 from resolvers.ports import Services
 
@@ -68,19 +69,21 @@ async def start_import(
         max_rows=settings.max_import_rows,
         max_bytes=settings.max_upload_bytes,
     )
-    job = await ClientImport.create(
-        provider_id=provider_id,
-        file_name=_file_name(request.file_name),
-        file_data=request.data,
-        format=plan.format.value,
-        dry_run=request.dry_run,
-        send_invitations=request.send_invitations and not request.dry_run,
-        explicit_mapping={f.value: c for f, c in (request.column_mapping or {}).items()},
-        column_mapping=[{"field": f.value, "column": c} for f, c in plan.mapping.items()],
-        ignored_columns=list(plan.ignored_columns),
-        file_plan=plan_to_json(plan),
-        total_rows=plan.total_rows,
-    )
+    async with in_transaction() as conn:
+        job = await ClientImport.create(
+            provider_id=provider_id,
+            file_name=_file_name(request.file_name),
+            format=plan.format.value,
+            dry_run=request.dry_run,
+            send_invitations=request.send_invitations and not request.dry_run,
+            explicit_mapping={f.value: c for f, c in (request.column_mapping or {}).items()},
+            column_mapping=[{"field": f.value, "column": c} for f, c in plan.mapping.items()],
+            ignored_columns=list(plan.ignored_columns),
+            file_plan=plan_to_json(plan),
+            total_rows=plan.total_rows,
+            using_db=conn,
+        )
+        await ClientImportFile.create(client_import=job, data=request.data, using_db=conn)
     await services.queue.enqueue(RUN_IMPORT, str(job.id), job_id=f"import:{job.id}")
     return job
 
@@ -142,6 +145,7 @@ async def cancel_import(services: Services, actor: Actor | None, import_id: str)
             status=ImportStatus.CANCELLED, cancel_requested=True, finished_at=datetime.now(UTC)
         )
         if stopped:
+            await forget_file(job.id)
             await job.refresh_from_db()
             await services.events.publish(import_channel(job.id), snapshot(job))
             return job

@@ -6,7 +6,14 @@ import asyncio
 import csv
 import io
 
-from models import Client, ClientImport, ClientImportIssue, OutboxMessage, ProviderClient
+from models import (
+    Client,
+    ClientImport,
+    ClientImportFile,
+    ClientImportIssue,
+    OutboxMessage,
+    ProviderClient,
+)
 from tests.support import (
     Api,
     add_client,
@@ -237,3 +244,16 @@ async def test_cancel_between_batches_keeps_committed_rows(api: Api) -> None:
     assert job.status.value == "CANCELLED"
     assert 0 < job.processed_rows < 400
     assert job.created_count == job.processed_rows == await Client.all().count()
+
+
+async def test_the_uploaded_file_is_dropped_once_the_import_is_over(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    done = (await start_import(api, token, many(3)))["clientImport"]["id"]
+    cancelled = (await start_import(api, token, many(2, "other.org")))["clientImport"]["id"]
+    assert await ClientImportFile.all().count() == 2  # kept while the job waits for a worker
+    cancel = "mutation($id: ID!) { cancelClientImport(id: $id) { __typename } }"
+    await api.gql(cancel, {"id": cancelled}, token)
+    assert await ClientImportFile.filter(client_import_id=cancelled).count() == 0
+    await run_worker(api.settings)
+    assert (await import_status(api, token, done))["status"] == "COMPLETED"
+    assert await ClientImportFile.all().count() == 0  # client data is not kept past its use
