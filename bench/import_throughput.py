@@ -78,7 +78,9 @@ async def timed_import(
     }
 
 
-async def run_database(label: str, database_url: str, redis_url: str, data_dir: Path) -> list[str]:
+async def run_database(
+    label: str, database_url: str | None, redis_url: str, data_dir: Path
+) -> list[str]:
     lines: list[str] = []
     env = stack_env(
         database_url,
@@ -94,7 +96,7 @@ async def run_database(label: str, database_url: str, redis_url: str, data_dir: 
         base = stack.start_api()
         await wait_ready(base)
         csv_data = make_csv(ROWS, domain=f"floor.{label.lower()}")
-        if database_url.startswith("postgres"):
+        if database_url and database_url.startswith("postgres"):
             floor = await postgres_floor(csv_data, database_url)
             floor_name = "asyncpg COPY"
         else:
@@ -152,14 +154,8 @@ async def main() -> None:
         os.chmod(tmp, 0o755)  # the postgres user must reach its data directory inside
         sqlite_dir = Path(tmp) / "sqlite"
         sqlite_dir.mkdir()
-        lines += await run_database(
-            "SQLite",
-            f"sqlite://{sqlite_dir / 'bench.sqlite3'}"
-            "?busy_timeout=15000&synchronous=NORMAL"
-            "&wal_autocheckpoint=10000",
-            redis.url,
-            sqlite_dir,
-        )
+        # No URL: the embedded default, SQLite with the settings `make run` uses.
+        lines += await run_database("SQLite", None, redis.url, sqlite_dir)
         pg_dir = Path(tmp) / "pg"
         url = start_postgres(pg_dir)
         if url is None:

@@ -30,16 +30,20 @@ PROGRESS = """subscription($id: ID!) { clientImportProgress(id: $id) {
   status processedRows totalRows createdCount linkedCount errorCount duplicateCount } }"""
 
 
-def stack_env(database_url: str, redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+def stack_env(
+    database_url: str | None, redis_url: str, data_dir: Path, **extra: str
+) -> dict[str, str]:
+    """Settings for the processes; no database URL means the embedded default (SQLite in data_dir)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASELOAD_")}
     env.update(
         {
-            "CASELOAD_DATABASE_URL": database_url,
             "CASELOAD_REDIS_URL": redis_url,
             "CASELOAD_DATA_DIR": str(data_dir),
             "PYTHONPATH": str(ROOT),
         }
     )
+    if database_url:
+        env["CASELOAD_DATABASE_URL"] = database_url
     env.update(extra)
     return env
 
