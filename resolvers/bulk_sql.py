@@ -53,6 +53,12 @@ async def insert_rows(
     if not rows:
         return
     table = model._meta.db_table
+    if ready and is_postgres(conn):
+        # COPY is several times faster than executemany; inside the batch's transaction, a
+        # failing row still rolls the whole batch back.
+        async with conn.acquire_connection() as raw:
+            await raw.copy_records_to_table(table, records=rows, columns=list(columns))
+        return
     marks = ", ".join(placeholders(conn, len(columns)))
     names = ", ".join(f'"{c}"' for c in columns)
     sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'  # noqa: S608 - names are ours
