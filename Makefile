@@ -39,5 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.readers
 	$(BIN)/python -m bench.import_throughput
 
+scale-check: $(STAMP)
+	$(BIN)/python -m bench.scale_check
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
