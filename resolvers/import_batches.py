@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,12 @@ class BatchResult:
     client_ids: list[str] = field(default_factory=list)
 
 
+def email_key(email: str) -> int:
+    """A 128-bit digest of an e-mail: the duplicate memory of a million-row file then takes
+    about a fifth less than keeping the addresses, and no address stays in memory."""
+    return int.from_bytes(hashlib.blake2b(email.encode(), digest_size=16).digest())
+
+
 def _duplicate(row: ClientRow, first_row: int | None) -> RowIssue:
     where = f" as row {first_row}" if first_row else " as an earlier row"
     return RowIssue(
@@ -59,10 +66,10 @@ def _not_a_client(row: ClientRow) -> RowIssue:
 class BatchWriter:
     """Classifies one batch and writes clients, list entries, invitations and issues."""
 
-    def __init__(self, conn: BaseDBAsyncClient, job: ClientImport, seen: dict[str, int]) -> None:
+    def __init__(self, conn: BaseDBAsyncClient, job: ClientImport, seen: dict[int, int]) -> None:
         self.conn = conn
         self.job = job
-        # e-mail -> first row, for duplicates within the file (dry runs keep it in memory)
+        # email_key -> first row, for duplicates within the file (dry runs keep it in memory)
         self.seen = seen
         self.result = BatchResult()
         self.issues: list[RowIssue] = []
@@ -77,11 +84,12 @@ class BatchWriter:
                 self.result.errors += 1
                 self.issues.extend(item.issues)
                 continue
-            if item.email in self.seen:
+            key = email_key(item.email)
+            if key in self.seen:
                 self.result.duplicates += 1
-                self.issues.append(_duplicate(item, self.seen[item.email]))
+                self.issues.append(_duplicate(item, self.seen[key]))
                 continue
-            self.seen[item.email] = item.row
+            self.seen[key] = item.row
             self.issues.extend(item.warnings)
             rows.append(item)
         await self._place(rows)

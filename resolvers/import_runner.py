@@ -163,7 +163,7 @@ async def run_import(services: Services, import_id: UUID, owner: str) -> str:
     rows = iter_rows(
         data, plan, start_after=job.processed_rows, phone_region=services.settings.phone_region
     )
-    seen: dict[str, int] = {}
+    seen: dict[int, int] = {}
     await services.events.publish(import_channel(job.id), snapshot(job))
     size = settings.import_batch_rows
     # The next batch is parsed in a thread while this one is written (SQLite and asyncpg
@@ -202,7 +202,7 @@ async def _commit_batch(
     services: Services,
     job: ClientImport,
     batch: list[ClientRow | RowError],
-    seen: dict[str, int],
+    seen: dict[int, int],
     owner: str,
 ) -> ClientImport:
     now = datetime.now(UTC)
