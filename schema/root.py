@@ -30,6 +30,7 @@ from schema.messaging import MessagingMutations, MessagingQueries
 from schema.onboarding import OnboardingMutations, OnboardingQueries
 from schema.staff import StaffMutations, StaffRootQueries
 from schema.subscriptions import Subscription as ClientSubscriptions
+from schema.text_guard import RejectNulCharacters
 
 log = logging.getLogger("caseload.graphql")
 
@@ -96,6 +97,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
         partial(ParserCache, maxsize=512),
         partial(ValidationCache, maxsize=512),
+        RejectNulCharacters,
     ]
     if settings.production:
         extensions.append(DisableIntrospection)

@@ -155,3 +155,21 @@ def test_production_turns_introspection_off(test_settings) -> None:  # type: ign
     assert result.errors
     development = build_schema(test_settings).execute_sync("{ __schema { queryType { name } } }")
     assert development.errors is None
+
+
+async def test_nul_characters_are_an_input_error_not_a_database_failure(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    search = "query($s: String) { clients(search: $s) { totalCount } }"
+    add = """mutation($i: AddClientInput!) { addClient(input: $i) { __typename } }"""
+    attempts = [
+        (search, {"s": "ava\x00"}),
+        ('{ clients(search: "ava\\u0000") { totalCount } }', {}),
+        (add, {"i": {"firstName": "A\x00", "lastName": "B", "email": "a@example.org"}}),
+    ]
+    for query, variables in attempts:
+        response = await api.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "INVALID_INPUT"
+        assert "NUL" in error["message"]
+    assert (await api.gql(search, {"s": "ava"}, token))["clients"]["totalCount"] == 0
