@@ -39,6 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.readers
 	$(BIN)/python -m bench.import_throughput
 
+reliability: $(STAMP)
+	$(BIN)/python scripts/reliability.py
+
 scale-check: $(STAMP)
 	$(BIN)/python -m bench.scale_check
 

@@ -3,6 +3,7 @@
 #
 #   scripts/postgres.sh start DIR PORT   init + start a cluster in DIR (absent or empty),
 #                                        create database caseload_test, print its URL
+#   scripts/postgres.sh restart DIR [S]  stop it (fast), stay down S seconds (0), start it again
 #   scripts/postgres.sh stop DIR         stop it (fast) and remove DIR
 #   scripts/postgres.sh bindir           print the server binaries' directory, or fail
 #
@@ -18,7 +19,7 @@ say() { printf 'postgres.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {
-    sed -n '4,7s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,8s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -71,6 +72,33 @@ log_tail() {
     fi
 }
 
+# Start the server of DIR/data on 127.0.0.1:PORT and wait until it accepts connections.
+run_server() {
+    local port=$1
+    # -k: the Unix socket lives in DIR, not in /run/postgresql (which may be absent).
+    if ! as_owner "$BINDIR/pg_ctl" --pgdata="$DIR/data" --log="$DIR/server.log" \
+        --wait --timeout=60 \
+        -o "-p $port -k '$DIR' -c listen_addresses=127.0.0.1 -c fsync=off \
+-c synchronous_commit=off -c full_page_writes=off" \
+        start >&2; then
+        log_tail
+        die "pg_ctl start failed (is port $port taken?)"
+    fi
+
+    local ready=0
+    for _ in $(seq 1 60); do
+        if "$BINDIR/pg_isready" --quiet --host=127.0.0.1 --port="$port" --username=postgres; then
+            ready=1
+            break
+        fi
+        sleep 0.5
+    done
+    if ((!ready)); then
+        log_tail
+        die "server on port $port is not accepting connections"
+    fi
+}
+
 start() {
     local port=$1
     [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "not a TCP port: $port"
@@ -103,28 +131,7 @@ start() {
     fi
 
     say "starting on 127.0.0.1:$port"
-    # -k: the Unix socket lives in DIR, not in /run/postgresql (which may be absent).
-    if ! as_owner "$BINDIR/pg_ctl" --pgdata="$DIR/data" --log="$DIR/server.log" \
-        --wait --timeout=60 \
-        -o "-p $port -k '$DIR' -c listen_addresses=127.0.0.1 -c fsync=off \
--c synchronous_commit=off -c full_page_writes=off" \
-        start >&2; then
-        log_tail
-        die "pg_ctl start failed (is port $port taken?)"
-    fi
-
-    local ready=0
-    for _ in $(seq 1 60); do
-        if "$BINDIR/pg_isready" --quiet --host=127.0.0.1 --port="$port" --username=postgres; then
-            ready=1
-            break
-        fi
-        sleep 0.5
-    done
-    if ((!ready)); then
-        log_tail
-        die "server on port $port is not accepting connections"
-    fi
+    run_server "$port"
 
     "$BINDIR/psql" --quiet --no-psqlrc --set=ON_ERROR_STOP=1 --host=127.0.0.1 --port="$port" \
         --username=postgres --dbname=postgres \
@@ -132,6 +139,25 @@ start() {
         die "could not create database $DATABASE"
 
     printf 'postgres://postgres@127.0.0.1:%s/%s\n' "$port" "$DATABASE"
+}
+
+# Stop the server (fast: sessions are cut), stay down DOWN seconds, start it again on the
+# same port with the same data: a database outage and its return.
+restart() {
+    local down=$1
+    [[ $down =~ ^[0-9]+([.][0-9]+)?$ ]] || die "not a number of seconds: $down"
+    [[ -f "$DIR/$MARKER" ]] || die "$DIR was not made by '$0 start'; refusing to touch it"
+    [[ -f "$DIR/data/postmaster.pid" ]] || die "no server is running in $DIR"
+    DIR=$(cd "$DIR" && pwd -P)
+    require_bindir
+    local port
+    port=$(sed -n 4p "$DIR/data/postmaster.pid")
+    as_owner "$BINDIR/pg_ctl" --pgdata="$DIR/data" --mode=fast --wait --timeout=30 stop >&2 ||
+        die "pg_ctl stop failed"
+    say "stopped; down for ${down}s"
+    sleep "$down"
+    run_server "$port"
+    say "restarted on 127.0.0.1:$port"
 }
 
 stop() {
@@ -165,6 +191,11 @@ case "${1:-}" in
         (($# == 3)) || usage
         DIR=$2
         start "$3"
+        ;;
+    restart)
+        (($# == 2 || $# == 3)) || usage
+        DIR=$2
+        restart "${3:-0}"
         ;;
     stop)
         (($# == 2)) || usage

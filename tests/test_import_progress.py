@@ -10,7 +10,14 @@ import sys
 import time
 
 from models import Client, ClientImport, OutboxMessage, ProviderClient, User
-from tests.support import Api, run_worker, sign_up_provider, start_import, subscribe
+from tests.support import (
+    Api,
+    record_outcome,
+    run_worker,
+    sign_up_provider,
+    start_import,
+    subscribe,
+)
 from tests.test_imports import many
 
 PROGRESS = """subscription($id: ID!) { clientImportProgress(id: $id) {
@@ -94,6 +101,7 @@ async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Ap
                 break
             await asyncio.sleep(0.01)
         assert 0 < job.processed_rows < total, "the import finished before the kill"
+        killed_at_row = job.processed_rows
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
     finally:
@@ -107,6 +115,7 @@ async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Ap
             if job.status.value == "COMPLETED":
                 break
             await asyncio.sleep(0.2)
+        took = time.monotonic() - killed_at
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(20)
@@ -120,3 +129,14 @@ async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Ap
     assert await User.filter(role="CLIENT").count() == total
     assert await ProviderClient.filter(source_import_id=import_id).count() == total
     assert await OutboxMessage.filter(kind="email.invitation").count() == total
+    entries = await ProviderClient.filter(source_import_id=import_id).count()
+    doubled = await Client.all().count() - total
+    record_outcome(
+        "worker SIGKILLed mid-import",
+        f"worker SIGKILLed at {killed_at_row:,}/{total:,} rows → a new worker finished "
+        f"{took:.0f} s after the kill; {entries:,}/{total:,} clients, {doubled} duplicates",
+        unit="rows",
+        expected=total,
+        found=entries,
+        duplicates=doubled,
+    )

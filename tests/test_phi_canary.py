@@ -20,6 +20,7 @@ from tests.support import (
     link_token_of,
     mail_files,
     read_mail,
+    record_outcome,
     run_worker,
     start_import,
 )
@@ -223,3 +224,14 @@ async def test_canaries_reach_no_log_redis_url_or_email(
             assert all(p.startswith("token=") for p in query.split("&") if p), url
         text = f"{message['From']}\n{message['Subject']}\n{body}"
         assert leaks(text) == [], (message["Subject"], leaks(text))
+    searched = len(records) + len(entries) + len(messages)
+    hits = len(logged) + sum(1 for _, found in in_redis if found)
+    record_outcome(
+        "PHI canary",
+        f"canary names, e-mails, phones, DOB, insurance and messages through sign-up, add, "
+        f"import, onboarding, appointments and messaging → searched {len(records)} log records, "
+        f"{len(entries)} Redis entries, {len(messages)} e-mails and their links: {hits} hits",
+        unit="PHI leaks",
+        expected=searched,
+        found=searched - hits,
+    )
