@@ -12,6 +12,7 @@ from arq import Retry
 from models import ClientImport, ImportStatus
 from resolvers.import_runner import LeaseLost, import_channel, run_import, snapshot
 from resolvers.imports import RUN_IMPORT, stalled_imports
+from workers.outages import skips_outages
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ async def run_import_job(ctx: dict[str, Any], import_id: str) -> str:
         raise Retry(defer=min(2 * tries, 10)) from None
 
 
+@skips_outages
 async def sweep_imports(ctx: dict[str, Any]) -> int:
     """Queue imports that no worker holds: never started, or their worker died."""
     queued = 0

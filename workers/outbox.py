@@ -14,6 +14,7 @@ from models import OutboxMessage, OutboxStatus
 from resolvers.ports import Services
 from resolvers.unit_of_work import DELIVER_OUTBOX, outbox_job_id, unit_of_work
 from workers.emails import RENDERERS, Undeliverable
+from workers.outages import skips_outages
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ async def deliver_outbox(ctx: dict[str, Any], message_id: str) -> str:
     return await deliver(ctx["services"], ctx["transport"], UUID(message_id))
 
 
+@skips_outages
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await sweep(ctx["services"])
 
