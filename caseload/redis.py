@@ -34,9 +34,11 @@ class ArqQueue:
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
 
-    async def enqueue(self, function: str, *args: Any, job_id: str) -> bool:
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str, defer_seconds: float | None = None
+    ) -> bool:
         try:
-            await self.redis.enqueue_job(function, *args, _job_id=job_id)
+            await self.redis.enqueue_job(function, *args, _job_id=job_id, _defer_by=defer_seconds)
         except (RedisError, OSError) as error:
             log.warning("could not enqueue %s (%s): %s", function, job_id, type(error).__name__)
             return False

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     import_batch_rows: int = 5000
     # a worker renews its lease on an import every batch; a dead worker's job resumes after this
     import_lease_seconds: int = 15
+    # imports one worker process runs at once; more wait in the queue for a free slot on any
+    # worker, so several workers share a burst of imports instead of one taking them all
+    worker_import_slots: int = Field(default=2, ge=1)
 
     session_lifetime_seconds: int = 12 * 3600
     session_idle_seconds: int = 30 * 60

@@ -11,7 +11,9 @@ from caseload.settings import Settings
 
 
 class JobQueue(Protocol):
-    async def enqueue(self, function: str, *args: Any, job_id: str) -> bool:
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str, defer_seconds: float | None = None
+    ) -> bool:
         """Queue a job; False when the queue is unreachable (the sweeper retries later)."""
 
 

@@ -257,3 +257,19 @@ async def test_the_uploaded_file_is_dropped_once_the_import_is_over(api: Api) ->
     await run_worker(api.settings)
     assert (await import_status(api, token, done))["status"] == "COMPLETED"
     assert await ClientImportFile.all().count() == 0  # client data is not kept past its use
+
+
+async def test_a_busy_worker_leaves_further_imports_for_a_free_slot(api: Api) -> None:
+    settings = api.settings.model_copy(update={"worker_import_slots": 1, "import_batch_rows": 100})
+    token, _ = await sign_up_provider(api)
+    first = (await start_import(api, token, many(600)))["clientImport"]["id"]
+    second = (await start_import(api, token, many(600, "other.org")))["clientImport"]["id"]
+    # One worker takes both queued jobs at once; with one slot it runs one import and hands
+    # the other back to the queue until the slot is free.
+    await run_worker(settings)
+    done = {job.id: job for job in await ClientImport.filter(id__in=[first, second])}
+    assert {job.status.value for job in done.values()} == {"COMPLETED"}
+    assert sum(job.created_count for job in done.values()) == 1200 == await Client.all().count()
+    earlier, later = sorted(done.values(), key=lambda job: job.started_at)
+    assert earlier.finished_at is not None and later.started_at is not None
+    assert later.started_at >= earlier.finished_at

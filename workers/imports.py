@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -18,9 +20,38 @@ log = logging.getLogger(__name__)
 
 MAX_TRIES = 6
 STALL_SECONDS = 5
+# A job that found every import slot of its worker busy goes back to the queue under this
+# name: the same work, but no result is kept for the many short waits.
+RUN_IMPORT_LATER = "run_import_later"
+SLOT_WAIT_SECONDS = 0.25
+
+
+@dataclass
+class ImportSlots:
+    """Imports this worker process may still start (arq gives each job a copy of the context,
+    so the count lives in an object they share)."""
+
+    free: int
 
 
 async def run_import_job(ctx: dict[str, Any], import_id: str) -> str:
+    slots: ImportSlots = ctx["import_slots"]
+    if slots.free <= 0:
+        await ctx["services"].queue.enqueue(
+            RUN_IMPORT_LATER,
+            import_id,
+            job_id=f"import:{import_id}:wait:{time.time_ns()}",
+            defer_seconds=SLOT_WAIT_SECONDS,
+        )
+        return "waiting-for-a-slot"  # if that enqueue failed, the sweeper queues it again
+    slots.free -= 1
+    try:
+        return await _run(ctx, import_id)
+    finally:
+        slots.free += 1
+
+
+async def _run(ctx: dict[str, Any], import_id: str) -> str:
     services = ctx["services"]
     job_id = UUID(import_id)
     try:

@@ -13,7 +13,13 @@ from caseload.db import close_db, init_db
 from caseload.mail import make_transport
 from caseload.redis import make_services, redis_settings
 from caseload.settings import Settings
-from workers.imports import MAX_TRIES, run_import_job, sweep_imports
+from workers.imports import (
+    MAX_TRIES,
+    RUN_IMPORT_LATER,
+    ImportSlots,
+    run_import_job,
+    sweep_imports,
+)
 from workers.outbox import deliver_outbox, deliver_outbox_batch, sweep_outbox
 from workers.reminders import remind_onboarding
 
@@ -34,6 +40,7 @@ def build_worker(
         ctx["services"] = make_services(settings, ctx["redis"])
         ctx["transport"] = make_transport(settings)
         ctx["worker_id"] = uuid.uuid4().hex
+        ctx["import_slots"] = ImportSlots(settings.worker_import_slots)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if own_database:
@@ -44,6 +51,13 @@ def build_worker(
             deliver_outbox,
             deliver_outbox_batch,
             func(run_import_job, name="run_import", max_tries=MAX_TRIES, timeout=6 * 3600),
+            func(
+                run_import_job,
+                name=RUN_IMPORT_LATER,
+                max_tries=MAX_TRIES,
+                timeout=6 * 3600,
+                keep_result=0,
+            ),
         ],
         "cron_jobs": [
             cron(sweep_outbox, second=EVERY_FIVE_SECONDS, run_at_startup=True, unique=True),
