@@ -70,11 +70,20 @@ def apply_snapshot(job: ClientImport, data: dict[str, Any]) -> None:
         setattr(job, name, datetime.fromisoformat(value) if value else None)
 
 
-async def claim(import_id: UUID, owner: str, lease_seconds: int) -> ClientImport | None:
-    """Take the job unless another live worker holds it or it is finished."""
+async def claim(
+    import_id: UUID, owner: str, lease_seconds: int, *, reclaim: bool = False
+) -> ClientImport | None:
+    """Take the job unless another live worker holds it or it is finished.
+
+    reclaim: the caller knows no attempt of its own is running, so a lease still held in
+    the owner's name is stale and may be taken back without waiting for it to expire.
+    """
     now = datetime.now(UTC)
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    if reclaim:
+        free |= Q(lease_owner=owner)
     taken = await ClientImport.filter(
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+        free,
         id=import_id,
         status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING],
     ).update(
@@ -128,10 +137,12 @@ async def forget_file(import_id: UUID, conn: BaseDBAsyncClient | None = None) ->
     await ClientImportFile.filter(client_import_id=import_id).using_db(conn).delete()
 
 
-async def run_import(services: Services, import_id: UUID, owner: str) -> str:
-    """Run (or resume after the checkpoint) one import; safe to call twice."""
+async def run_import(
+    services: Services, import_id: UUID, owner: str, *, reclaim: bool = False
+) -> str:
+    """Run (or resume after the checkpoint) one import; safe to call twice (see claim)."""
     settings = services.settings
-    job = await claim(import_id, owner, settings.import_lease_seconds)
+    job = await claim(import_id, owner, settings.import_lease_seconds, reclaim=reclaim)
     if job is None:
         return "not-claimed"
     if job.cancel_requested:

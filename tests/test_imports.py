@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from models import (
     Client,
@@ -14,6 +16,7 @@ from models import (
     OutboxMessage,
     ProviderClient,
 )
+from resolvers.import_runner import claim
 from tests.support import (
     Api,
     add_client,
@@ -22,6 +25,7 @@ from tests.support import (
     sign_up_provider,
     start_import,
 )
+from workers.imports import ImportSlots, run_import_job
 
 
 def csv_bytes(rows: list[list[str]], header: list[str] | None = None) -> bytes:
@@ -273,3 +277,28 @@ async def test_a_busy_worker_leaves_further_imports_for_a_free_slot(api: Api) ->
     earlier, later = sorted(done.values(), key=lambda job: job.started_at)
     assert earlier.finished_at is not None and later.started_at is not None
     assert later.started_at >= earlier.finished_at
+
+
+async def test_a_worker_takes_back_its_own_stale_lease_but_never_anothers(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    import_id = (await start_import(api, token, many(3)))["clientImport"]["id"]
+    held_until = datetime.now(UTC) + timedelta(minutes=5)
+    await ClientImport.filter(id=import_id).update(
+        status="RUNNING", lease_owner="worker-a", lease_expires_at=held_until
+    )
+    # An attempt of worker-a failed while the database was away and could not let go of its
+    # lease; its retry (nothing of worker-a runs the import now) may take it straight back.
+    assert await claim(UUID(import_id), "worker-a", 15) is None
+    assert await claim(UUID(import_id), "worker-b", 15, reclaim=True) is None
+    taken = await claim(UUID(import_id), "worker-a", 15, reclaim=True)
+    assert taken is not None and taken.lease_owner == "worker-a"
+
+
+async def test_a_second_job_for_an_import_running_in_this_worker_does_nothing(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    import_id = (await start_import(api, token, many(3)))["clientImport"]["id"]
+    # The sweeper's job for an import this very worker runs must not take its lease back.
+    slots = ImportSlots(free=2, running={import_id})
+    assert await run_import_job({"import_slots": slots}, import_id) == "already-running-here"
+    assert slots.free == 2
+    assert (await ClientImport.get(id=import_id)).status.value == "QUEUED"

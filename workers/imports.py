@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -28,14 +28,17 @@ SLOT_WAIT_SECONDS = 0.25
 
 @dataclass
 class ImportSlots:
-    """Imports this worker process may still start (arq gives each job a copy of the context,
-    so the count lives in an object they share)."""
+    """Imports this worker process may still start, and those it runs now (arq gives each job a
+    copy of the context, so they live in an object the jobs share)."""
 
     free: int
+    running: set[str] = field(default_factory=set)
 
 
 async def run_import_job(ctx: dict[str, Any], import_id: str) -> str:
     slots: ImportSlots = ctx["import_slots"]
+    if import_id in slots.running:  # a second job for it (the sweeper's) met the first here
+        return "already-running-here"
     if slots.free <= 0:
         await ctx["services"].queue.enqueue(
             RUN_IMPORT_LATER,
@@ -45,17 +48,21 @@ async def run_import_job(ctx: dict[str, Any], import_id: str) -> str:
         )
         return "waiting-for-a-slot"  # if that enqueue failed, the sweeper queues it again
     slots.free -= 1
+    slots.running.add(import_id)
     try:
         return await _run(ctx, import_id)
     finally:
         slots.free += 1
+        slots.running.discard(import_id)
 
 
 async def _run(ctx: dict[str, Any], import_id: str) -> str:
     services = ctx["services"]
     job_id = UUID(import_id)
     try:
-        return await run_import(services, job_id, ctx["worker_id"])
+        # Nothing in this process runs it now, so a lease in this worker's name is left over
+        # from an attempt that failed (say, the database went away): take it back at once.
+        return await run_import(services, job_id, ctx["worker_id"], reclaim=True)
     except LeaseLost:
         log.warning("import %s: lease taken over by another worker", import_id)
         return "lease-lost"
