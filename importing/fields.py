@@ -45,6 +45,16 @@ def normalize_name(value: str | None, *, required: bool = True) -> str | None:
     return name
 
 
+def address_in_cell(value: str) -> str:
+    """The address in a cell written as a mail program would: "Ava <ava@x.org>", "mailto:ava@x.org"."""
+    text = value.strip()
+    if text.endswith(">") and "<" in text:
+        text = text[text.rindex("<") + 1 : -1]
+    if text[:7].lower() == "mailto:":
+        text = text[7:].split("?", 1)[0]
+    return text
+
+
 def normalize_email(value: str | None) -> str:
     """Trimmed, NFC, lower-cased address, or FieldInvalid."""
     text = unicodedata.normalize("NFC", (value or "").strip())

@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime
 import re
 
-from importing.fields import FieldInvalid, normalize_email, normalize_name, normalize_phone
+from importing.fields import (
+    FieldInvalid,
+    address_in_cell,
+    normalize_email,
+    normalize_name,
+    normalize_phone,
+)
 from importing.model import FIELD_LABELS, ClientField, ClientRow, RowError, RowIssue
 
 F = ClientField
@@ -104,10 +110,11 @@ class RowBuilder:
         issues: list[RowIssue] = []
         first_name = self._name(row, first, F.FIRST_NAME, self.first_column, issues)
         last_name = self._name(row, last, F.LAST_NAME, self.last_column, issues)
+        cell = email
         try:
-            email = normalize_email(email)
+            email = normalize_email(address_in_cell(cell) if "<" in cell or ":" in cell else cell)
         except FieldInvalid as exc:
-            code = MISSING_FIELD if not email.strip() else INVALID_EMAIL
+            code = MISSING_FIELD if not cell.strip() else INVALID_EMAIL
             issues.append(self._issue(row, self.email_column, code, f"Email {exc}", "ERROR"))
         if issues:
             return RowError(row, issues)

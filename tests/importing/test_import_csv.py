@@ -233,6 +233,20 @@ def test_row_errors_and_warnings_name_columns_not_values() -> None:
     assert bad[1].issues[0].code == "INVALID_NAME"
 
 
+def test_addresses_written_as_mail_programs_write_them() -> None:
+    data = csv_bytes(
+        [["First Name", "Last Name", "Email"],
+         ["Ava", "Nguyen", "Ava Nguyen <AVA@Example.ORG>"],
+         ["Liam", "Smith", "mailto:liam@example.org"],
+         ["Noah", "Lee", '"Lee, Noah" <noah@example.org>'],
+         ["Zoe", "Park", "zoe@example.org <broken"],
+         ["Mia", "Ruiz", "mailto:"]]
+    )  # fmt: skip
+    _, ok, bad, _ = read(data)
+    assert [r.email for r in ok] == ["ava@example.org", "liam@example.org", "noah@example.org"]
+    assert [(r.row, r.issues[0].code) for r in bad] == [(5, "INVALID_EMAIL"), (6, "INVALID_EMAIL")]
+
+
 def test_dates_iso_us_short_year_and_year_less_birthdays() -> None:
     values = [
         "1990-02-03",
