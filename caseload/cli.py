@@ -16,7 +16,7 @@ from pathlib import Path
 
 from caseload import operator_cli
 from caseload.db import apply_migrations, close_db, init_db
-from caseload.embedded_redis import EmbeddedRedis
+from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
 from caseload.logs import configure_logging
 from caseload.settings import Settings, get_settings
 from models.forms import FormKind
@@ -52,10 +52,13 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded: EmbeddedRedis | None = None
     worker_processes: list[subprocess.Popen[bytes]] = []
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; by default that would
+    # end the process before the cleanup below (workers stopped, embedded Redis stopped).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         redis_url = settings.redis_url
         if not redis_url:
-            embedded = EmbeddedRedis(log_path=(settings.data_dir / "redis.log").resolve())
+            embedded = embedded_redis_for(settings)
             redis_url = embedded.start()
             log.info("embedded Redis on port %d", embedded.port)
         asyncio.run(apply_migrations(settings))
@@ -84,6 +87,10 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _exit_if_driver_threads_linger() -> None:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import IO, Self
 
+from caseload.settings import Settings
+
 _PR_SET_PDEATHSIG = 1
 _LOG_TAIL_BYTES = 4000
 _AUTO_PORT_ATTEMPTS = 3
@@ -270,3 +272,11 @@ class EmbeddedRedis:
 def _tail(file: IO[bytes]) -> bytes:
     file.seek(max(0, file.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
     return file.read()
+
+
+def embedded_redis_for(settings: Settings) -> EmbeddedRedis:
+    """The embedded server of `caseload serve` and the operator CLI: its files (a working
+    directory that stays empty, and the log) live in the data dir, so even a SIGKILLed run
+    leaves nothing behind in the system's temporary directory."""
+    data_dir = settings.data_dir.resolve()
+    return EmbeddedRedis(data_dir=data_dir / "redis", log_path=data_dir / "redis.log")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from caseload.db import apply_migrations, close_db, init_db
-from caseload.embedded_redis import EmbeddedRedis
+from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
 from caseload.settings import Settings
 from models import ClientImport, ClientImportIssue, ImportStatus, OutboxMessage, OutboxStatus
 
@@ -121,7 +121,7 @@ def _with_redis(settings: Settings, args: argparse.Namespace) -> int:
     embedded: EmbeddedRedis | None = None
     try:
         if not settings.redis_url:
-            embedded = EmbeddedRedis(log_path=(settings.data_dir / "redis.log").resolve())
+            embedded = embedded_redis_for(settings)
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             settings = settings.model_copy(update={"redis_url": embedded.start()})
         return asyncio.run(_with_db(settings, _import_file(settings, args)))

@@ -135,6 +135,8 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+    # A clean exit: the cleanup ran (workers and the embedded Redis stopped in order).
+    assert process.returncode == 0
     time.sleep(0.5)
     alive = [
         pid
