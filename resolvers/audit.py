@@ -25,3 +25,23 @@ async def record(
         subject_id=subject_id,
         using_db=conn,
     )
+
+
+async def record_each(
+    actor: Actor | None, action: str, client_ids: list[UUID], *, subject_id: UUID | None = None
+) -> None:
+    """One event per client (a page of records read), written in a single INSERT."""
+    if not client_ids:
+        return
+    await AuditEvent.bulk_create(
+        [
+            AuditEvent(
+                actor_id=actor.user_id if actor else None,
+                actor_role=actor.role.value if actor else None,
+                action=action,
+                client_id=client_id,
+                subject_id=subject_id,
+            )
+            for client_id in client_ids
+        ]
+    )

@@ -92,15 +92,21 @@ async def list_provider_clients(
         raise NotFound("No provider with that id.")
     query = ProviderClient.filter(provider_id=provider.id).select_related("client", "client__user")
     links, more = await _page(query, first, after, time_field="added_at")
-    items: list[tuple[str, ClientView]] = []
-    for cursor, link in links:
-        user = link.client.user
-        items.append(
-            (cursor, ClientView(link.client, link, user.email, user.email_verified_at is not None))
+    items = [
+        (
+            cursor,
+            ClientView(
+                link.client,
+                link,
+                link.client.user.email,
+                link.client.user.email_verified_at is not None,
+            ),
         )
-        await audit.record(
-            actor, "staff.client.read", client_id=link.client_id, subject_id=provider.id
-        )
+        for cursor, link in links
+    ]
+    await audit.record_each(
+        actor, "staff.client.read", [link.client_id for _, link in links], subject_id=provider.id
+    )
     return StaffPage(items, more)
 
 
