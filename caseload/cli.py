@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from caseload import operator_cli
@@ -139,30 +139,18 @@ def migrate(settings: Settings) -> int:
 
 def create_staff(settings: Settings, email: str) -> int:
     from resolvers.accounts import create_staff as make_staff
-    from resolvers.errors import InvalidInput
 
     password = os.environ.get("CASELOAD_STAFF_PASSWORD") or getpass.getpass("Password: ")
 
-    async def run() -> int:
-        await apply_migrations(settings)
-        await init_db(settings)
-        try:
-            user = await make_staff(email, password)
-        except InvalidInput as error:
-            for problem in error.fields:
-                print(f"{problem.field}: {problem.message}", file=sys.stderr)
-            return 1
-        finally:
-            await close_db()
-        print(f"Staff account {user.id} created.")
-        return 0
+    async def run() -> str:
+        user = await make_staff(email, password)
+        return f"Staff account {user.id} created."
 
-    return asyncio.run(run())
+    return _run_use_case(settings, run)
 
 
 def publish_form(settings: Settings, kind: str, path: str) -> int:
     """A new version of a standard form; clients acknowledge it again."""
-    from resolvers.errors import InvalidInput
     from resolvers.forms import publish_form as publish
 
     try:
@@ -171,18 +159,28 @@ def publish_form(settings: Settings, kind: str, path: str) -> int:
         print(f"cannot read {path}: {error}", file=sys.stderr)
         return 1
 
+    async def run() -> str:
+        document = await publish(FormKind(kind), text)
+        return f"Published {document.kind.value} version {document.version} ({document.id})."
+
+    return _run_use_case(settings, run)
+
+
+def _run_use_case(settings: Settings, use_case: Callable[[], Awaitable[str]]) -> int:
+    """Migrate, open the database, run one use case and print its outcome or input problems."""
+    from resolvers.errors import InvalidInput
+
     async def run() -> int:
         await apply_migrations(settings)
         await init_db(settings)
         try:
-            document = await publish(FormKind(kind), text)
+            print(await use_case())
         except InvalidInput as error:
             for problem in error.fields:
                 print(f"{problem.field}: {problem.message}", file=sys.stderr)
             return 1
         finally:
             await close_db()
-        print(f"Published {document.kind.value} version {document.version} ({document.id}).")
         return 0
 
     return asyncio.run(run())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
@@ -113,24 +114,30 @@ async def list_provider_clients(
 async def list_client_imports(
     actor: Actor | None, status: ImportStatus | None, first: int, after: str | None
 ) -> StaffPage[ClientImport]:
-    actor = require_staff(actor)
-    query = ClientImport.all()
-    if status is not None:
-        query = query.filter(status=status)
-    items, more = await _page(query, first, after)
-    await audit.record(actor, "staff.imports.list")
-    return StaffPage(items, more)
+    return await _list_by_status(actor, ClientImport, status, first, after, "staff.imports.list")
 
 
 async def list_outbox(
     actor: Actor | None, status: OutboxStatus | None, first: int, after: str | None
 ) -> StaffPage[OutboxMessage]:
+    return await _list_by_status(actor, OutboxMessage, status, first, after, "staff.outbox.list")
+
+
+async def _list_by_status(
+    actor: Actor | None,
+    model: type[M],
+    status: StrEnum | None,
+    first: int,
+    after: str | None,
+    action: str,
+) -> StaffPage[M]:
+    """Rows of every provider, newest first, optionally of one status; the read is audited."""
     actor = require_staff(actor)
-    query = OutboxMessage.all()
+    query = model.all()
     if status is not None:
         query = query.filter(status=status)
     items, more = await _page(query, first, after)
-    await audit.record(actor, "staff.outbox.list")
+    await audit.record(actor, action)
     return StaffPage(items, more)
 
 

@@ -8,16 +8,26 @@ import re
 import sys
 from pathlib import Path
 
-from models import Client, ClientImport, ImportStatus, OutboxMessage, OutboxStatus
+from models import (
+    Client,
+    ClientImport,
+    FormDocument,
+    FormKind,
+    ImportStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    User,
+)
 from tests.support import Api, sign_up_provider
 
 FIXTURE = Path("/work/shared/fixtures/imports/jane-patient-list.csv")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def _cli(api: Api, *args: str) -> tuple[int, str, str]:
+async def _cli(api: Api, *args: str, **extra_env: str) -> tuple[int, str, str]:
     settings = api.settings
-    env = dict(os.environ)
+    env = {**os.environ, **extra_env}
     env.update(
         CASELOAD_DATABASE_URL=settings.resolved_database_url(),
         CASELOAD_REDIS_URL=settings.redis_url or "",
@@ -78,3 +88,27 @@ async def test_cli_import_refused(api: Api, tmp_path: Path) -> None:
     assert "Import refused:" in err
     code, _, err = await _cli(api, "import", str(bad), "--provider", "nobody@example.com")
     assert code == 1
+
+
+async def test_create_staff_and_publish_form(api: Api, tmp_path: Path) -> None:
+    code, out, err = await _cli(
+        api, "create-staff", "ops@example.org", CASELOAD_STAFF_PASSWORD="correct-horse-battery"
+    )
+    assert code == 0, err
+    staff = await User.get(email="ops@example.org")
+    assert staff.role is Role.STAFF and f"Staff account {staff.id} created." in out
+    code, _, err = await _cli(
+        api, "create-staff", "ops2@example.org", CASELOAD_STAFF_PASSWORD="short"
+    )
+    assert code == 1 and "password:" in err
+    assert not await User.filter(email="ops2@example.org").exists()
+
+    form = tmp_path / "billing.txt"
+    form.write_text("Billing policy\nPayment is due at each session.\n")
+    code, out, err = await _cli(api, "publish-form", "BILLING_POLICY", str(form))
+    assert code == 0, err
+    latest = await FormDocument.filter(kind=FormKind.BILLING_POLICY).order_by("-version").first()
+    assert latest is not None and f"version {latest.version} ({latest.id})" in out
+    form.write_text("")
+    code, _, err = await _cli(api, "publish-form", "BILLING_POLICY", str(form))
+    assert code == 1 and "title:" in err
