@@ -173,10 +173,10 @@ async def log_in(
     return await open_session(settings, user)
 
 
-async def log_out(actor: Actor | None) -> bool:
+async def log_out(services: Services, actor: Actor | None) -> bool:
     if actor is None or actor.session_id is None:
         return False
-    await revoke_session(actor.session_id)
+    await revoke_session(services, actor.session_id)
     return True
 
 

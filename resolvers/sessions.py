@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 from caseload.security import new_token, token_digest
 from caseload.settings import Settings
 from models import Client, Provider, Role, Session, User
 from resolvers.actor import Actor
+from resolvers.ports import Services
+from resolvers.unit_of_work import UnitOfWork, unit_of_work
+
+# Every API process listens here and closes the open WebSockets of the sessions named.
+SESSIONS_REVOKED = "sessions-revoked"
 
 # last_seen_at is written at most this often, so reads do not each cost a write
 _TOUCH_EVERY = timedelta(seconds=30)
@@ -79,5 +86,32 @@ async def session_is_live(settings: Settings, session_id: object) -> bool:
     return session is not None and _usable(settings, session, datetime.now(UTC))
 
 
-async def revoke_session(session_id: object) -> None:
-    await Session.filter(id=session_id, revoked_at=None).update(revoked_at=datetime.now(UTC))
+def revoked_event(session_ids: list[UUID]) -> dict[str, Any]:
+    return {"session_ids": [str(session_id) for session_id in session_ids]}
+
+
+def revoked_session_ids(event: dict[str, Any]) -> set[str]:
+    return {str(value) for value in event.get("session_ids", [])}
+
+
+async def end_sessions(uow: UnitOfWork, user_id: UUID, *, keep: UUID | None = None) -> None:
+    """Revoke every live session of an account but `keep`; open sockets close after commit."""
+    live = Session.filter(user_id=user_id, revoked_at=None).using_db(uow.conn)
+    if keep is not None:
+        live = live.exclude(id=keep)
+    ids: list[UUID] = list(await live.values_list("id", flat=True))  # type: ignore[arg-type]
+    if not ids:
+        return
+    await Session.filter(id__in=ids).using_db(uow.conn).update(revoked_at=datetime.now(UTC))
+    uow.publish(SESSIONS_REVOKED, revoked_event(ids))
+
+
+async def revoke_session(services: Services, session_id: UUID) -> None:
+    """Log one session out; its open sockets on every API process close after commit."""
+    async with unit_of_work(services) as uow:
+        await (
+            Session.filter(id=session_id, revoked_at=None)
+            .using_db(uow.conn)
+            .update(revoked_at=datetime.now(UTC))
+        )
+        uow.publish(SESSIONS_REVOKED, revoked_event([session_id]))

@@ -179,7 +179,7 @@ class AccountMutations:
 
     @strawberry.mutation
     async def log_out(self, info: Info) -> bool:
-        return await accounts.log_out(info.context.actor)
+        return await accounts.log_out(info.context.services, info.context.actor)
 
     @strawberry.mutation
     async def verify_email(self, info: Info, input: VerifyEmailInput) -> AuthResult:
