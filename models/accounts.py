@@ -45,8 +45,11 @@ class Session(Model):
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
 
+    user_id: UUID
+
     class Meta:
         table = "sessions"
+        indexes = (("user_id",),)
 
 
 class Provider(Model):
@@ -63,16 +66,27 @@ class Provider(Model):
 
 
 class VerificationPurpose(StrEnum):
-    VERIFY_EMAIL = "VERIFY_EMAIL"  # invitation or sign-up confirmation
+    VERIFY_EMAIL = "VERIFY_EMAIL"  # an account's own address (sign-up confirmation)
     CHANGE_EMAIL = "CHANGE_EMAIL"  # a client's new address, effective once followed
+    INVITATION = "INVITATION"  # one provider's list entry, accepted by following it
+    RESET_PASSWORD = "RESET_PASSWORD"  # a forgotten password, replaced by following it
 
 
 class VerificationToken(Model):
-    """A single-use link token, of which only the SHA-256 is stored."""
+    """A single-use link token, of which only the SHA-256 is stored.
+
+    It belongs to an account (`user`), or for an invitation to one list entry (`record`).
+    """
 
     id = fields.UUIDField(primary_key=True)
-    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="verification_tokens", on_delete=fields.CASCADE
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="verification_tokens", on_delete=fields.CASCADE, null=True
+    )
+    record: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "models.ProviderClient",
+        related_name="invitation_tokens",
+        on_delete=fields.CASCADE,
+        null=True,
     )
     purpose = fields.CharEnumField(VerificationPurpose, max_length=16)
     token_hash = fields.CharField(max_length=64, unique=True)
@@ -82,7 +96,9 @@ class VerificationToken(Model):
     used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
 
-    user_id: UUID
+    user_id: UUID | None
+    record_id: UUID | None
 
     class Meta:
         table = "verification_tokens"
+        indexes = (("user_id", "purpose"), ("record_id",))

@@ -1,4 +1,10 @@
-"""Clients (one person across every provider) and each provider's client list."""
+"""Clients (one person's own profile, or a provider's entries not yet accepted) and client lists.
+
+A `Client` with an account (`user` set) is the person's own profile. A `Client` without one
+holds what one provider entered for one list entry that the person has not accepted yet: it
+belongs to that entry alone, is never shared, and on acceptance either becomes the person's
+profile (a new account) or is merged into the profile they already have.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +23,9 @@ class AddedVia(StrEnum):
 
 class Client(Model):
     id = fields.UUIDField(primary_key=True)
-    user: fields.OneToOneRelation = fields.OneToOneField(
-        "models.User", related_name="client", on_delete=fields.CASCADE
+    # None: the entries of a provider's list entry that its person has not accepted yet
+    user: fields.OneToOneNullableRelation = fields.OneToOneField(
+        "models.User", related_name="client", on_delete=fields.CASCADE, null=True
     )
     legal_first_name = fields.CharField(max_length=100)
     legal_last_name = fields.CharField(max_length=100)
@@ -42,12 +49,19 @@ class Client(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
+    user_id: UUID | None
+
     class Meta:
         table = "clients"
 
 
 class ProviderClient(Model):
-    """One entry of a provider's client list. Archiving hides it, nothing is deleted."""
+    """One entry of a provider's client list. Archiving hides it, nothing is deleted.
+
+    `email` is the address the provider entered (unique on their list); the invitation goes
+    there. Until `accepted_at`, `client` is the entry's own profile holding the provider's
+    entries; after it, `client` is the person's own profile, which only they change.
+    """
 
     id = fields.UUIDField(primary_key=True)
     provider: fields.ForeignKeyRelation = fields.ForeignKeyField(
@@ -60,10 +74,17 @@ class ProviderClient(Model):
     added_at = fields.DatetimeField(auto_now_add=True)
     archived_at = fields.DatetimeField(null=True)
     source_import_id = fields.UUIDField(null=True)
+    email = fields.CharField(max_length=254, default="")
+    accepted_at = fields.DatetimeField(null=True)
+    # the entry's invitation: when one was asked for, last sent, and given up on
+    invitation_queued_at = fields.DatetimeField(null=True)
+    invitation_sent_at = fields.DatetimeField(null=True)
+    invitation_failed_at = fields.DatetimeField(null=True)
 
     provider_id: UUID
     client_id: UUID
 
     class Meta:
         table = "provider_clients"
-        unique_together = (("provider", "client"),)
+        unique_together = (("provider", "client"), ("provider", "email"))
+        indexes = (("client_id",),)

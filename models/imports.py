@@ -52,6 +52,7 @@ class ClientImport(Model):
 
     class Meta:
         table = "client_imports"
+        indexes = (("provider_id", "created_at"),)
 
 
 class ClientImportFile(Model):

@@ -10,8 +10,8 @@ from tortoise.expressions import Q
 from models import Appointment, AppointmentStatus, Client, Provider
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_views import link_view
-from resolvers.clients import ClientView
+from resolvers.client_views import ClientView, link_view
+from resolvers.client_views import onboarding_of as view_onboarding
 from resolvers.errors import (
     FieldProblem,
     InvalidInput,
@@ -66,7 +66,12 @@ def client_archived() -> InvalidState:
 
 
 async def _request_insurance(uow: UnitOfWork, client: Client, now: datetime) -> None:
-    """Ask a client without insurance for it; the timestamp claim keeps it to one a day."""
+    """Ask a client without insurance for it; the timestamp claim keeps it to one a day.
+
+    An entry nobody accepted yet has no account to ask: its invitation covers insurance.
+    """
+    if client.user is None:
+        return
     if state_of(client, email_verified=False, forms_acknowledged=False).insurance_added:
         return
     claimed = (
@@ -142,10 +147,10 @@ async def _own_appointment(actor: Actor, appointment_id: str) -> Appointment:
     return appointment
 
 
-async def onboarding_of(client: Client) -> OnboardingState:
-    """Where the client stands now; `client.user` must be loaded."""
-    forms = client.id in await clients_with_current_forms([client.id])
-    return state_of(client, client.user.email_verified_at is not None, forms)
+async def onboarding_of(view: ClientView) -> OnboardingState:
+    """Where the client stands now, as the provider sees it (nothing done before acceptance)."""
+    forms = view.client.id in await clients_with_current_forms([view.client.id])
+    return view_onboarding(view, forms)
 
 
 async def confirm(services: Services, actor: Actor | None, appointment_id: str) -> AppointmentView:
@@ -161,7 +166,7 @@ async def confirm(services: Services, actor: Actor | None, appointment_id: str) 
         raise InvalidState("A cancelled appointment cannot be confirmed. Schedule a new one.")
     if link.archived_at is not None:
         raise client_archived()
-    state = await onboarding_of(link.client)
+    state = await onboarding_of(link_view(link))
     if not state.complete:
         raise OnboardingIncomplete(state.missing_steps)
     now = datetime.now(UTC)

@@ -5,19 +5,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from importing.model import ClientRow, RowError, RowIssue
-from models import (
-    Client,
-    ClientImport,
-    ClientImportIssue,
-    OutboxMessage,
-    ProviderClient,
-    User,
-)
+from models import Client, ClientImport, ClientImportIssue, OutboxMessage, ProviderClient
 from resolvers.bulk_sql import insert_rows, new_ids, placeholders, select_in
 from resolvers.clients import INVITATION
 from resolvers.names import search_fields
@@ -50,16 +42,6 @@ def _duplicate(row: ClientRow, first_row: int | None) -> RowIssue:
         code="DUPLICATE_ROW",
         message=f"Same e-mail{where} of this file; skipped.",
         severity="WARNING",
-    )
-
-
-def _not_a_client(row: ClientRow) -> RowIssue:
-    return RowIssue(
-        row=row.row,
-        column=None,
-        code="NOT_A_CLIENT_ACCOUNT",
-        message="This e-mail belongs to a provider or staff account, not a client.",
-        severity="ERROR",
     )
 
 
@@ -97,91 +79,62 @@ class BatchWriter:
         await self._write_issues()
         return self.result
 
-    async def _lookup(
-        self, emails: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str | None]]:
-        """Existing accounts by e-mail, their client ids, and this provider's list entries."""
-        conn = self.conn
-        users = {
-            u["email"]: u
-            for u in await select_in(
-                conn, "SELECT id, email, role FROM users WHERE email IN ({marks})", emails
-            )
-        }
-        client_user_ids = [str(u["id"]) for u in users.values() if u["role"] == "CLIENT"]
-        clients = {
-            str(c["user_id"]): str(c["id"])
-            for c in await select_in(
-                conn, "SELECT id, user_id FROM clients WHERE user_id IN ({marks})", client_user_ids
-            )
-        }
-        links = {
-            str(row["client_id"]): str(row["source_import_id"]) if row["source_import_id"] else None
+    async def _on_list(self, emails: list[str]) -> dict[str, str | None]:
+        """This provider's entries for these addresses: e-mail -> the import that added it.
+
+        Only the provider's own list is looked at, never accounts: a file of addresses
+        learns nothing about who has one (DESIGN §3).
+        """
+        return {
+            str(row["email"]): str(row["source_import_id"]) if row["source_import_id"] else None
             for row in await select_in(
-                conn,
-                LINKS_OF_PROVIDER.replace("{provider}", placeholders(conn, 1)[0]),
-                list(clients.values()),
+                self.conn,
+                ENTRIES_OF_PROVIDER.replace("{provider}", placeholders(self.conn, 1)[0]),
+                emails,
                 self.provider_id,
             )
         }
-        return users, clients, links
 
     async def _place(self, rows: list[ClientRow]) -> None:
         if not rows:
             return
         job = self.job
-        users, clients, links = await self._lookup([row.email for row in rows])
-        ids = iter(new_ids(4 * len(rows)))
+        on_list = await self._on_list([row.email for row in rows])
+        ids = iter(new_ids(3 * len(rows)))
         now, job_id, provider_id = self.now, str(job.id), self.provider_id
-        new_users: list[list[object]] = []
+        invited_at = now if job.send_invitations else None
         new_clients: list[list[object]] = []
         new_links: list[list[object]] = []
         invitations: list[list[object]] = []
         for row in rows:
-            user = users.get(row.email)
-            if user is None:
-                user_id, client_id = next(ids), next(ids)
-                new_users.append([user_id, row.email, "CLIENT", now])
-                new_clients.append(self._client_values(client_id, user_id, row))
-                self.result.created += 1
-            elif user["role"] != "CLIENT" or str(user["id"]) not in clients:
-                self.result.errors += 1
-                self.issues.append(_not_a_client(row))
+            if row.email in on_list:
+                if on_list[row.email] == job_id:  # a replayed row of this very import
+                    self.result.duplicates += 1
+                    self.issues.append(_duplicate(row, None))
+                else:
+                    self.result.already_in_list += 1
                 continue
-            else:
-                user_id = str(user["id"])
-                client_id = clients[user_id]
-                if client_id in links:
-                    if links[client_id] == job_id:  # a replayed row of this very import
-                        self.result.duplicates += 1
-                        self.issues.append(_duplicate(row, None))
-                    else:
-                        self.result.already_in_list += 1
-                    continue
-                self.result.linked += 1
-            new_links.append([next(ids), provider_id, client_id, "IMPORT", now, job_id])
+            client_id, link_id = next(ids), next(ids)
+            new_clients.append(self._client_values(client_id, row))
+            new_links.append(
+                [link_id, provider_id, client_id, row.email, "IMPORT", now, job_id, invited_at]
+            )
+            self.result.created += 1
             self.result.client_ids.append(client_id)
             if job.send_invitations:
                 outbox_id = next(ids)
                 self.result.outbox_ids.append(outbox_id)
-                payload = f'{{"user_id": "{user_id}"}}'
+                payload = f'{{"record_id": "{link_id}"}}'
                 invitations.append(
-                    [outbox_id, INVITATION, payload, user_id, "PENDING", 0, now, now]
+                    [outbox_id, INVITATION, payload, link_id, "PENDING", 0, now, now]
                 )
         if job.dry_run:
             self.result.outbox_ids.clear()
             self.result.client_ids.clear()
             return
         conn = self.conn
-        await insert_rows(conn, User, ["id", "email", "role", "created_at"], new_users, ready=True)
         await insert_rows(conn, Client, CLIENT_COLUMNS, new_clients, ready=True)
-        await insert_rows(
-            conn,
-            ProviderClient,
-            ["id", "provider_id", "client_id", "added_via", "added_at", "source_import_id"],
-            new_links,
-            ready=True,
-        )
+        await insert_rows(conn, ProviderClient, LINK_COLUMNS, new_links, ready=True)
         await insert_rows(
             conn,
             OutboxMessage,
@@ -199,11 +152,12 @@ class BatchWriter:
             ready=True,
         )
 
-    def _client_values(self, client_id: str, user_id: str, row: ClientRow) -> list[object]:
+    def _client_values(self, client_id: str, row: ClientRow) -> list[object]:
+        """The entry's own profile (no account): what the file says, nothing looked up."""
         derived = search_fields(row.first_name, row.last_name, row.preferred_name, row.email)
         return [
             client_id,
-            user_id,
+            None,
             row.first_name,
             row.last_name,
             row.preferred_name,
@@ -230,10 +184,21 @@ class BatchWriter:
 
 
 # {provider} becomes the first placeholder; {marks} the IN list (see select_in)
-LINKS_OF_PROVIDER = (
-    "SELECT client_id, source_import_id FROM provider_clients"
-    " WHERE provider_id = {provider} AND client_id IN ({marks})"
+ENTRIES_OF_PROVIDER = (
+    "SELECT email, source_import_id FROM provider_clients"
+    " WHERE provider_id = {provider} AND email IN ({marks})"
 )
+
+LINK_COLUMNS = [
+    "id",
+    "provider_id",
+    "client_id",
+    "email",
+    "added_via",
+    "added_at",
+    "source_import_id",
+    "invitation_queued_at",
+]
 
 CLIENT_COLUMNS = [
     "id",

@@ -12,8 +12,7 @@ from tortoise.functions import Count
 from models import Message, MessageThread, Provider, Role
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_views import client_view, links_of
-from resolvers.clients import ClientView
+from resolvers.client_views import ClientView, client_view, links_of
 from resolvers.cursors import read_time_cursor, time_cursor
 from resolvers.errors import NotFound
 from resolvers.policies import parse_id, require_party, threads_visible_to

@@ -11,10 +11,11 @@ from tortoise.expressions import Q
 
 from models import AddedVia, Client, Message, MessageThread, Provider, ProviderClient, Role
 from resolvers import audit
+from resolvers.acceptance import accept_into
 from resolvers.accounts import RateLimited
 from resolvers.actor import Actor
 from resolvers.client_events import client_channel
-from resolvers.client_views import client_view, link_view
+from resolvers.client_views import account_of, client_view, link_view
 from resolvers.errors import FieldProblem, InvalidInput, NotFound
 from resolvers.message_feed import message_channel, message_event
 from resolvers.message_threads import ThreadView, other_side, visible_thread
@@ -123,16 +124,35 @@ def _announce(uow: UnitOfWork, message: Message, *user_ids: UUID) -> None:
         uow.publish(message_channel(user_id), message_event(message))
 
 
-async def _put_on_list(uow: UnitOfWork, actor: Actor, provider_id: UUID, client_id: UUID) -> None:
-    """A client who messages a provider is on that provider's list, and not archived."""
+async def _put_on_list(uow: UnitOfWork, actor: Actor, provider_id: UUID, client: Client) -> None:
+    """A client who messages a provider is on that provider's list, accepted and not archived.
+
+    Writing to a provider is the person's consent: an entry the provider made for their address
+    is accepted at once, exactly as if they had opened its invitation.
+    """
+    client_id, email = client.id, account_of(client).email
     link = await ProviderClient.get_or_none(
         provider_id=provider_id, client_id=client_id, using_db=uow.conn
     )
     if link is None:
+        pending = await ProviderClient.get_or_none(
+            provider_id=provider_id, email=email, accepted_at=None, using_db=uow.conn
+        )
+        if pending is not None:
+            await accept_into(uow, pending, client)
+            await (
+                ProviderClient.filter(provider_id=provider_id, client_id=client_id)
+                .using_db(uow.conn)
+                .update(archived_at=None)
+            )
+            await audit.record(actor, "client.accept", client_id=client_id, conn=uow.conn)
+            return
         await ProviderClient.create(
             provider_id=provider_id,
             client_id=client_id,
+            email=email,
             added_via=AddedVia.MESSAGE,
+            accepted_at=datetime.now(UTC),
             using_db=uow.conn,
         )
         action = "client.add"
@@ -154,11 +174,14 @@ async def _from_provider(services: Services, actor: Actor, target: str, body: st
     async with unit_of_work(services) as uow:
         thread = await _thread(uow, provider.id, client.id, now)
         message = await _post(uow, thread, actor, body, now)
-        await _notify(uow, thread, Role.CLIENT, client.user.id, now)
+        # an entry not accepted yet has no account to tell; the person reads it once accepted
+        person = client.user if link.accepted_at is not None else None
+        if person is not None:
+            await _notify(uow, thread, Role.CLIENT, person.id, now)
         await audit.record(
             actor, "message.send", client_id=client.id, subject_id=message.id, conn=uow.conn
         )
-        _announce(uow, message, client.user.id, actor.user_id)
+        _announce(uow, message, *([person.id] if person else []), actor.user_id)
     return SentMessage(message, ThreadView(thread, link_view(link), provider))
 
 
@@ -174,7 +197,7 @@ async def _from_client(services: Services, actor: Actor, target: str, body: str)
         )
     now = datetime.now(UTC)
     async with unit_of_work(services) as uow:
-        await _put_on_list(uow, actor, provider.id, client.id)
+        await _put_on_list(uow, actor, provider.id, client)
         thread = await _thread(uow, provider.id, client.id, now)
         message = await _post(uow, thread, actor, body, now)
         await _notify(uow, thread, Role.PROVIDER, provider.user.id, now)

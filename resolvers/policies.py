@@ -8,6 +8,7 @@ from tortoise.queryset import QuerySet
 
 from models import Appointment, Message, MessageThread, ProviderClient
 from resolvers.actor import Actor
+from resolvers.client_views import ClientView
 from resolvers.errors import NotFound, forbidden, not_authenticated
 
 
@@ -33,6 +34,17 @@ def links_visible_to(actor: Actor) -> QuerySet[ProviderClient]:
     if actor.is_provider:
         return ProviderClient.filter(provider_id=actor.provider_id)
     return ProviderClient.filter(id__in=[])
+
+
+def invitations_visible_to(actor: Actor | None) -> QuerySet[ProviderClient]:
+    """Whose invitations an actor may send again: a provider its own list's, staff anyone's."""
+    if actor is None:
+        raise not_authenticated()
+    if actor.is_provider:
+        return ProviderClient.filter(provider_id=actor.provider_id)
+    if actor.is_staff:
+        return ProviderClient.all()
+    raise forbidden("send invitations")
 
 
 def require_party(actor: Actor | None) -> Actor:
@@ -87,3 +99,28 @@ async def visible_link(actor: Actor, client_id: str) -> ProviderClient:
     if link is None:
         raise NotFound("No client with that id is on your list.")
     return link
+
+
+CLIENT_MANAGES_OWN_INFO = (
+    "This client verified their e-mail and accepted your invitation, so only they can "
+    "change their information from their own account."
+)
+STAFF_READ_ONLY = "Staff tools are read-only: client information is changed by the client."
+
+
+def edit_permission(actor: Actor | None, view: ClientView) -> str | None:
+    """None when `actor` may edit what `view` shows, else the reason they may not.
+
+    The person edits their own profile; a provider edits only its own entry, and only until
+    the person accepted it; nobody else edits anything. `updateClient`, `updateMyProfile`
+    and `Client.viewerCanEdit` all ask this one function.
+    """
+    if actor is None:
+        return "Log in to change client information."
+    if actor.is_client and view.link is None and view.client.id == actor.client_id:
+        return None
+    if actor.is_provider and view.link is not None and view.link.provider_id == actor.provider_id:
+        return CLIENT_MANAGES_OWN_INFO if view.accepted else None
+    if actor.is_staff:
+        return STAFF_READ_ONLY
+    return "Only the client can change this information."

@@ -60,7 +60,11 @@ async def _batch(
 
 
 async def _claim(services: Services, client: Client, sent: int) -> bool:
-    """Count the reminder and write its e-mail together; a second worker's UPDATE matches nothing."""
+    """Count the reminder and write its e-mail together; a second worker's UPDATE matches nothing.
+
+    A list entry nobody accepted yet has no account: its reminder goes to the entry's address,
+    with a fresh link to accept it.
+    """
     async with unit_of_work(services) as uow:
         won = (
             await Client.filter(id=client.id, reminders_sent=sent)
@@ -69,9 +73,14 @@ async def _claim(services: Services, client: Client, sent: int) -> bool:
         )
         if won != 1:
             return False
-        await uow.add_outbox(
-            ONBOARDING_REMINDER, {"user_id": str(client.user.id), "reminder": sent + 1}
-        )
+        if client.user is None:
+            link = await ProviderClient.get_or_none(client_id=client.id, using_db=uow.conn)
+            if link is None or link.accepted_at is not None:
+                return False
+            subject = {"record_id": str(link.id)}
+        else:
+            subject = {"user_id": str(client.user.id)}
+        await uow.add_outbox(ONBOARDING_REMINDER, {**subject, "reminder": sent + 1})
     return True
 
 
@@ -88,7 +97,7 @@ async def queue_due_reminders(services: Services, *, now: datetime | None = None
         while batch := await _batch(settings, sent, now, after, complete):
             forms_done = await clients_with_current_forms(c.id for c in batch)
             for client in batch:
-                verified = client.user.email_verified_at is not None
+                verified = client.user is not None and client.user.email_verified_at is not None
                 state = state_of(client, verified, client.id in forms_done)
                 if not state.complete and await _claim(services, client, sent):
                     queued += 1

@@ -13,7 +13,7 @@ from resolvers.actor import Actor
 from resolvers.billing import PaymentRejected, payment_processor
 from resolvers.client_events import announce_client_change
 from resolvers.client_input import Checker, ClientChanges, InsuranceData, check_changes
-from resolvers.clients import ClientView
+from resolvers.client_views import ClientView, account_of, client_view
 from resolvers.email_change import request_email_change
 from resolvers.errors import FieldProblem, InvalidInput, not_authenticated
 from resolvers.names import search_fields
@@ -34,8 +34,7 @@ async def _own(actor: Actor | None) -> tuple[Actor, Client]:
 
 
 def _view(client: Client) -> ClientView:
-    user = client.user
-    return ClientView(client, None, user.email, user.email_verified_at is not None)
+    return client_view(client, None)
 
 
 async def _save(
@@ -52,7 +51,7 @@ async def _save(
         setattr(client, name, value)
     async with unit_of_work(services) as uow:
         if new_email is not None:
-            await request_email_change(services, uow, client.user.id, new_email)
+            await request_email_change(services, uow, account_of(client).id, new_email)
             await audit.record(
                 actor, "client.email_change_request", client_id=client.id, conn=uow.conn
             )
@@ -77,7 +76,7 @@ async def update_my_profile(
         updates["preferred_name"] = data.preferred_name or None
     if data.mobile_phone is not None:
         updates["mobile_phone"] = data.mobile_phone or None
-    new_email = data.email if data.email and data.email != client.user.email else None
+    new_email = data.email if data.email and data.email != account_of(client).email else None
     if not updates and new_email is None:
         return _view(client)
     if updates:
@@ -86,7 +85,7 @@ async def update_my_profile(
             "last": updates.get("legal_last_name", client.legal_last_name),
             "preferred": updates.get("preferred_name", client.preferred_name),
         }
-        updates.update(search_fields(**names, email=client.user.email))
+        updates.update(search_fields(**names, email=account_of(client).email))
     return await _save(services, actor, client, updates, "client.self_update", new_email=new_email)
 
 

@@ -23,7 +23,7 @@ from models import (
 )
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.clients import ClientView
+from resolvers.client_views import ClientView, link_view
 from resolvers.cursors import read_time_cursor, time_cursor
 from resolvers.errors import InvalidState, NotFound, forbidden, not_authenticated
 from resolvers.imports import RUN_IMPORT
@@ -93,18 +93,7 @@ async def list_provider_clients(
         raise NotFound("No provider with that id.")
     query = ProviderClient.filter(provider_id=provider.id).select_related("client", "client__user")
     links, more = await _page(query, first, after, time_field="added_at")
-    items = [
-        (
-            cursor,
-            ClientView(
-                link.client,
-                link,
-                link.client.user.email,
-                link.client.user.email_verified_at is not None,
-            ),
-        )
-        for cursor, link in links
-    ]
+    items = [(cursor, link_view(link)) for cursor, link in links]
     await audit.record_each(
         actor, "staff.client.read", [link.client_id for _, link in links], subject_id=provider.id
     )

@@ -35,7 +35,8 @@ class UnitOfWork:
         message = await OutboxMessage.create(
             kind=kind,
             payload=payload,
-            subject_id=payload.get("user_id"),
+            # what the message is about (an account, or a list entry for an invitation)
+            subject_id=payload.get("user_id") or payload.get("record_id"),
             available_at=datetime.now(UTC),
             using_db=self.conn,
         )

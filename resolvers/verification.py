@@ -1,4 +1,8 @@
-"""Single-use e-mail link tokens: issued when an e-mail is sent, spent by verifyEmail."""
+"""Single-use e-mail link tokens: issued when an e-mail is sent, spent by verifyEmail.
+
+A token belongs to an account (confirming its address or a new one) or, for an invitation,
+to one provider's list entry: following that link is how the person accepts the entry.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,22 @@ from uuid import UUID
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from caseload.security import hash_password, new_token, token_digest
-from models import Client, User, VerificationPurpose, VerificationToken
+from caseload.security import hash_password, new_token, token_digest, verify_password
+from models import Client, ProviderClient, Role, User, VerificationPurpose, VerificationToken
 from resolvers import audit
-from resolvers.accounts import check_password
+from resolvers.acceptance import accept_into, accept_into_new_account
+from resolvers.accounts import RateLimited, check_password
 from resolvers.actor import Actor
 from resolvers.client_events import announce_client_change
 from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session
-from resolvers.unit_of_work import unit_of_work
+from resolvers.unit_of_work import UnitOfWork, unit_of_work
+
+# wrong passwords on one invitation link before it is held back for a while
+ACCEPT_ATTEMPTS = 5
+ACCEPT_WINDOW_SECONDS = 15 * 60
 
 
 def invalid_token() -> AuthFailure:
@@ -29,24 +38,27 @@ def invalid_token() -> AuthFailure:
 
 async def issue_token(
     services: Services,
-    user_id: UUID,
+    user_id: UUID | None,
     purpose: VerificationPurpose,
     *,
     new_email: str | None = None,
+    record_id: UUID | None = None,
 ) -> str:
-    """A fresh token for the link in an e-mail; older unused ones of the same purpose stop working."""
+    """A fresh token for the link in an e-mail; older unused ones of the same purpose stop working.
+
+    An invitation's token belongs to its list entry (`record_id`), every other to an account.
+    """
     token = new_token()
     now = datetime.now(UTC)
+    owner = {"record_id": record_id} if record_id is not None else {"user_id": user_id}
     async with in_transaction() as conn:
         await (
-            VerificationToken.filter(
-                user_id=user_id, purpose=purpose, used_at=None, revoked_at=None
-            )
+            VerificationToken.filter(**owner, purpose=purpose, used_at=None, revoked_at=None)
             .using_db(conn)
             .update(revoked_at=now)
         )
         await VerificationToken.create(
-            user_id=user_id,
+            **owner,
             purpose=purpose,
             token_hash=token_digest(token),
             new_email=new_email,
@@ -65,30 +77,126 @@ async def revoke_tokens(user_id: UUID, purpose: VerificationPurpose, conn: objec
     await query.update(revoked_at=datetime.now(UTC))
 
 
+def _check_new_password(password: str | None) -> None:
+    problems = (
+        check_password(password or "")
+        if password
+        else [FieldProblem("password", "choose a password of at least 10 characters")]
+    )
+    if problems:
+        raise InvalidInput(problems, "Choose a password to finish setting up your account.")
+
+
+async def _spend(uow: UnitOfWork, token_id: UUID, now: datetime) -> None:
+    """Mark the token used; a second use of the same link, even a parallel one, fails."""
+    spent = (
+        await VerificationToken.filter(id=token_id, used_at=None)
+        .using_db(uow.conn)
+        .update(used_at=now)
+    )
+    if spent != 1:
+        raise invalid_token()
+
+
+async def _accept_new_account(
+    services: Services, token: VerificationToken, link: ProviderClient, password: str
+) -> User:
+    now = datetime.now(UTC)
+    async with unit_of_work(services) as uow:
+        await _spend(uow, token.id, now)
+        user = await User.create(
+            email=link.email,
+            role=Role.CLIENT,
+            password_hash=hash_password(password),
+            email_verified_at=now,
+            using_db=uow.conn,
+        )
+        await accept_into_new_account(uow, link, user.id)
+        actor = Actor(user_id=user.id, role=Role.CLIENT, client_id=link.client_id)
+        await audit.record(actor, "client.accept", client_id=link.client_id, conn=uow.conn)
+    return user
+
+
+async def _accept_existing_account(
+    services: Services,
+    token: VerificationToken,
+    link: ProviderClient,
+    user: User,
+    password: str | None,
+) -> User:
+    """Into an account that exists: only with its password, else nothing changes."""
+    if user.role is not Role.CLIENT:
+        raise InvalidInput(
+            [FieldProblem("email", "belongs to a provider or staff account")],
+            "This address has a provider or staff account. Ask for an invitation to another address.",
+        )
+    if user.password_hash is None:
+        _check_new_password(password)
+    elif not await services.limiter.hit(
+        f"accept:{token.id}", limit=ACCEPT_ATTEMPTS, window_seconds=ACCEPT_WINDOW_SECONDS
+    ):
+        raise RateLimited("Too many wrong passwords for this link. Try again in 15 minutes.")
+    elif not verify_password(user.password_hash, password or ""):
+        raise AuthFailure(
+            "This address already has a Caseload account: enter its password to accept "
+            "the invitation.",
+            code="INVALID_CREDENTIALS",
+        )
+    person = await Client.get(user_id=user.id)
+    now = datetime.now(UTC)
+    async with unit_of_work(services) as uow:
+        await _spend(uow, token.id, now)
+        updates: dict[str, object] = {}
+        if user.email_verified_at is None:
+            updates["email_verified_at"] = now  # the link proves the address
+        if user.password_hash is None and password:
+            updates["password_hash"] = hash_password(password)
+        if updates:
+            await User.filter(id=user.id).using_db(uow.conn).update(**updates)
+        await accept_into(uow, link, person)
+        actor = Actor(user_id=user.id, role=Role.CLIENT, client_id=person.id)
+        await audit.record(actor, "client.accept", client_id=person.id, conn=uow.conn)
+    await user.refresh_from_db()
+    return user
+
+
+async def _accept_invitation(
+    services: Services, token: VerificationToken, password: str | None
+) -> IssuedSession:
+    link = await ProviderClient.get_or_none(id=token.record_id)
+    if link is None or link.accepted_at is not None:
+        raise invalid_token()
+    user = await User.get_or_none(email=link.email)
+    if user is None:
+        _check_new_password(password)
+        assert password is not None
+        try:
+            user = await _accept_new_account(services, token, link, password)
+        except IntegrityError:
+            # the address got an account a moment ago: accept into it, with its password
+            user = await User.get(email=link.email)
+            user = await _accept_existing_account(services, token, link, user, password)
+    else:
+        user = await _accept_existing_account(services, token, link, user, password)
+    return await open_session(services.settings, user)
+
+
 async def verify_email(services: Services, token: str, password: str | None) -> IssuedSession:
-    """Spend a link token: verify the address (or switch to a new one), set a first password."""
+    """Spend a link token: accept an invitation, verify an address (or switch to a new one)."""
     now = datetime.now(UTC)
     record = await VerificationToken.get_or_none(token_hash=token_digest(token or ""))
     if record is None or record.used_at or record.revoked_at or record.expires_at <= now:
         raise invalid_token()
+    if record.purpose is VerificationPurpose.INVITATION:
+        return await _accept_invitation(services, record, password)
+    if record.purpose not in (VerificationPurpose.VERIFY_EMAIL, VerificationPurpose.CHANGE_EMAIL):
+        raise invalid_token()  # other links (a password reset) are spent elsewhere
     user = await User.get(id=record.user_id)
     if user.password_hash is None:
-        problems = (
-            check_password(password or "")
-            if password
-            else [FieldProblem("password", "choose a password of at least 10 characters")]
-        )
-        if problems:
-            raise InvalidInput(problems, "Choose a password to finish setting up your account.")
+        _check_new_password(password)
     async with unit_of_work(services) as uow:
         conn = uow.conn
-        spent = (
-            await VerificationToken.filter(id=record.id, used_at=None)
-            .using_db(conn)
-            .update(used_at=now)
-        )
-        if spent != 1:
-            raise invalid_token()
+        await _spend(uow, record.id, now)
         updates: dict[str, object] = {"email_verified_at": now}
         if user.password_hash is None and password:
             updates["password_hash"] = hash_password(password)

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from models import AddedVia
-from resolvers import client_edits, client_list, clients
+from resolvers import client_edits, client_list, client_views, clients
 from resolvers.client_input import ClientChanges, InsuranceData, NewClient
-from resolvers.clients import AddedClient, ClientView
+from resolvers.client_views import ClientView, invitation_of, onboarding_of
+from resolvers.clients import AddedClient
 from resolvers.errors import DomainError
-from resolvers.onboarding import state_of
+from resolvers.policies import edit_permission
 from schema.context import Info
 from schema.errors import (
     AuthError,
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
 ClientSource = strawberry.enum(AddedVia, name="ClientSource")
 OnboardingFilter = strawberry.enum(client_list.OnboardingFilter, name="OnboardingFilter")
 ClientOrder = strawberry.enum(client_list.ClientOrder, name="ClientOrder")
+InvitationStatus = strawberry.enum(
+    client_views.InvitationStatus,
+    name="InvitationStatus",
+    description="Where a list entry's invitation stands.",
+)
+
+NEVER_REVEALED = "Always false: whether an address has an account is never revealed."
 
 
 @strawberry.type
@@ -56,6 +64,13 @@ class Onboarding:
     missing_steps: list[OnboardingStep]
     complete: bool
     invited_at: datetime | None
+
+
+@strawberry.type(description="The invitation of one provider's list entry.")
+class Invitation:
+    status: InvitationStatus  # type: ignore[valid-type]
+    sent_at: datetime | None
+    accepted_at: datetime | None
 
 
 @strawberry.type(name="Client")
@@ -91,7 +106,7 @@ class ClientType(Node):
     @strawberry.field
     async def onboarding(self, info: Info) -> Onboarding:
         forms = await info.context.loaders.forms_acknowledged.load(self.view.client.id)
-        state = state_of(self.view.client, self.view.email_verified, forms)
+        state = onboarding_of(self.view, forms)
         return Onboarding(
             email_verified=state.email_verified,
             insurance_added=state.insurance_added,
@@ -120,17 +135,24 @@ class ClientType(Node):
 
     @strawberry.field
     def viewer_can_edit(self, info: Info) -> bool:
-        actor = info.context.actor
-        if actor is not None and actor.is_client:
-            return True
-        return not self.view.email_verified
+        return edit_permission(info.context.actor, self.view) is None
 
     @strawberry.field
     def edit_locked_reason(self, info: Info) -> str | None:
-        actor = info.context.actor
-        if actor is not None and actor.is_client:
+        return edit_permission(info.context.actor, self.view)
+
+    @strawberry.field(
+        description="This entry's invitation; null for a client who came by messaging."
+    )
+    def invitation(self) -> Invitation | None:
+        invitation = invitation_of(self.view)
+        if invitation is None:
             return None
-        return client_edits.edit_locked_reason(self.view.email_verified)
+        return Invitation(
+            status=invitation.status,
+            sent_at=invitation.sent_at,
+            accepted_at=invitation.accepted_at,
+        )
 
     @strawberry.field(description="The viewing provider's conversation with this client.")
     async def message_thread(
@@ -204,7 +226,7 @@ class AddClientInput:
 class AddClientSuccess:
     client: ClientType
     already_in_list: bool
-    linked_existing_account: bool
+    linked_existing_account: bool = strawberry.field(deprecation_reason=NEVER_REVEALED)
 
     @classmethod
     def from_added(cls, added: AddedClient) -> AddClientSuccess:

@@ -90,7 +90,9 @@ class ClientImportType(Node):
     total_rows: int | None
     processed_rows: int
     created_count: int
-    linked_count: int
+    linked_count: int = strawberry.field(
+        deprecation_reason="Always 0: whether an address has an account is never revealed."
+    )
     already_in_list_count: int
     duplicate_count: int
     error_count: int

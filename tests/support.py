@@ -158,6 +158,30 @@ def link_token_of(message: EmailMessage) -> str:
     return match.group(1)
 
 
+VERIFY_EMAIL = f"mutation($i: VerifyEmailInput!) {{ verifyEmail(input: $i) {{ {AUTH_FIELDS} }} }}"
+
+
+async def accept_invitation(api: Api, email: str, *, password: str = PASSWORD) -> str:
+    """The person at `email` opens every invitation sent there and accepts it: their token.
+
+    A new address chooses `password`; an address with an account enters its password.
+    """
+    await run_worker(api.settings)
+    sent = [read_mail(p) for p in mail_files(api.settings)]
+    invitations = [m for m in sent if m["To"] == email and "invited" in str(m["Subject"])]
+    assert invitations, f"no invitation was sent to {email}"
+    token = None
+    for message in invitations:
+        variables = {"i": {"token": link_token_of(message), "password": password}}
+        result = (await api.gql(VERIFY_EMAIL, variables))["verifyEmail"]
+        if result["__typename"] == "AuthSuccess":
+            token = str(result["token"])
+        else:  # a link already followed, or replaced by a newer one
+            assert result.get("code") == "INVALID_TOKEN", result
+    assert token is not None, f"no invitation to {email} could be accepted"
+    return token
+
+
 class _Counter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)

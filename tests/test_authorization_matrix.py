@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from models import OutboxMessage
+from models import Client, OutboxMessage
 from models.accounts import User
 from resolvers.accounts import create_staff
 from tests.support import (
     AUTH_FIELDS,
     PASSWORD,
     Api,
+    accept_invitation,
     add_client,
     sign_up_client,
     sign_up_provider,
@@ -250,8 +251,12 @@ async def _world(api: Api) -> World:
         world.tokens[role] = token
         if role != "unrelated":
             added = await add_client(api, a, email=email)
-            assert added["linkedExistingAccount"], added
+            assert added["__typename"] == "AddClientSuccess", added
             world.ids[f"{role}_client"] = added["client"]["id"]
+        if role == "verified":
+            # the person accepts A's invitation (with their password): A's entry is theirs now
+            await accept_invitation(api, email)
+            world.ids["verified_client"] = str((await Client.get(user__email=email)).id)
     world.ids["spare_client"] = (await add_client(api, a))["client"]["id"]
     staff_email = _fresh("staff")
     await create_staff(staff_email, PASSWORD)

@@ -66,7 +66,7 @@ async def test_import_started_while_redis_is_down_runs_exactly_once_redis_is_bac
     assert job.status.value == "COMPLETED", job.failure_reason
     assert job.processed_rows == job.created_count == TOTAL
     assert job.duplicate_count == 0 and job.error_count == 0
-    assert await Client.filter(user__email__endswith=f"@{DOMAIN}").count() == TOTAL
+    assert await Client.filter(provider_links__email__endswith=f"@{DOMAIN}").count() == TOTAL
     assert await ProviderClient.filter(source_import_id=import_id).count() == TOTAL
 
     invitations = await OutboxMessage.filter(kind="email.invitation").count()

@@ -14,6 +14,7 @@ from tests.onboarding_steps import (
 from tests.support import (
     Api,
     Subscription,
+    accept_invitation,
     add_client,
     assert_no_event,
     link_token_of,
@@ -76,10 +77,14 @@ async def test_provider_sees_each_step_of_their_client_and_nothing_else(api: Api
         await assert_no_event(b)
         await assert_no_event(a, within=0.2)
 
-        # the same person joins B's list: from then on B hears about them too
+        # B adds the same address: B's own entry, which B hears about, and A does not
         added_b = await add_client(api, token_b, email="live@example.org")
-        assert added_b["linkedExistingAccount"] is True
-        assert (await _update(b))["id"] == client_id
+        assert added_b["linkedExistingAccount"] is False
+        assert (await _update(b))["id"] == added_b["client"]["id"] != client_id
+        # once the person accepts B's invitation too, B follows the person
+        await accept_invitation(api, "live@example.org")
+        seen = [(await _update(b))["id"] for _ in range(2)]  # the invitation sent, accepted
+        assert seen[-1] == client_id
 
 
 async def test_a_client_on_two_lists_is_announced_to_both(api: Api) -> None:
@@ -88,6 +93,7 @@ async def test_a_client_on_two_lists_is_announced_to_both(api: Api) -> None:
     client_token, _ = await sign_up_client(api, email="both@example.org")
     await add_client(api, token_a, email="both@example.org")
     await add_client(api, token_b, email="both@example.org")
+    await accept_invitation(api, "both@example.org")  # both entries, into the one account
     async with (
         subscribe_listening(api, CLIENT_UPDATED, token=token_a) as a,
         subscribe_listening(api, CLIENT_UPDATED, token=token_b) as b,

@@ -14,6 +14,7 @@ from models import Message, MessageThread, OutboxMessage, ProviderClient, User
 from resolvers.messaging import MESSAGES_PER_MINUTE
 from tests.support import (
     Api,
+    accept_invitation,
     add_client,
     count_queries,
     mail_files,
@@ -138,7 +139,9 @@ async def test_an_archived_client_who_writes_comes_back(api: Api) -> None:
     provider_token, _ = await sign_up_provider(api)
     provider_id = await provider_id_of(api, provider_token)
     client_token, _ = await sign_up_client(api, email="back@example.org")
-    client_id = (await add_client(api, provider_token, email="back@example.org"))["client"]["id"]
+    await add_client(api, provider_token, email="back@example.org")
+    await accept_invitation(api, "back@example.org")
+    client_id = await client_id_of(api, client_token)
     await api.gql(ARCHIVE, {"id": client_id}, provider_token)
     assert await list_nodes(api, provider_token) == []
 
@@ -272,7 +275,9 @@ async def test_messages_page_newest_first(api: Api) -> None:
 async def test_new_message_email_at_most_every_15_minutes_without_content(api: Api) -> None:
     provider_token, _ = await sign_up_provider(api, name="Dr Quinzel")
     client_token, _ = await sign_up_client(api, email="canary@example.org")
-    client_id = (await add_client(api, provider_token, email="canary@example.org"))["client"]["id"]
+    await add_client(api, provider_token, email="canary@example.org")
+    await accept_invitation(api, "canary@example.org")
+    client_id = await client_id_of(api, client_token)
     provider_id = await provider_id_of(api, provider_token)
     for n in range(3):
         sent = await send(api, provider_token, f"Secret content {n}", clientId=client_id)

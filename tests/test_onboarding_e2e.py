@@ -204,7 +204,7 @@ async def test_redis_down_while_adding_a_client_delays_the_invitation_only(
     assert len(inbox.to("outage@example.org")) == 1
     await pending.refresh_from_db()
     assert pending.status is OutboxStatus.SENT
-    assert (await Client.get(user__email="outage@example.org")).invited_at is not None
+    assert (await Client.get(provider_links__email="outage@example.org")).invited_at is not None
     record_outcome(
         "Redis down while a client is added",
         "Redis stopped → addClient still succeeded (database only), the invitation waited in "

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from models import Client, User, VerificationPurpose
+from models import Client, ProviderClient, User, VerificationPurpose
 from resolvers.client_events import announce_client_change
 from resolvers.email_change import reissue_pending_token
 from resolvers.message_threads import has_unread
-from resolvers.onboarding import clients_with_current_forms, state_of
+from resolvers.onboarding import STEPS, clients_with_current_forms, state_of
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork
 from resolvers.verification import issue_token
@@ -24,6 +24,8 @@ class Rendered:
     text: str
     # run in the transaction that marks the message sent (e.g. stamp Client.invited_at)
     after_send: Callable[[UnitOfWork], Awaitable[None]] | None = None
+    # run once delivery is given up after the last attempt
+    after_give_up: Callable[[], Awaitable[None]] | None = None
 
 
 class Undeliverable(Exception):
@@ -122,38 +124,46 @@ def _lifetime(services: Services) -> str:
 
 
 async def invitation(services: Services, payload: dict[str, str]) -> Rendered:
-    """The link is the whole content: no provider, practice or client name."""
-    user = await _user(payload)
-    client = await _client_of(user)
+    """The link is the whole content: no provider, practice or client name.
+
+    One text for every address: whether it has an account shows only once the link is opened.
+    """
+    if "record_id" not in payload:
+        raise Undeliverable("an invitation of the earlier kind, superseded")
+    record_id = UUID(payload["record_id"])
+    link = await ProviderClient.get_or_none(id=record_id)
+    if link is None:
+        raise Undeliverable("list entry no longer exists")
+    if link.accepted_at is not None:
+        raise Undeliverable("already accepted")
+    token = await issue_token(services, None, VerificationPurpose.INVITATION, record_id=record_id)
 
     async def mark_invited(uow: UnitOfWork) -> None:
-        await Client.filter(id=client.id).using_db(uow.conn).update(invited_at=datetime.now(UTC))
-        await announce_client_change(uow, client.id)
-
-    if user.email_verified_at is not None:  # an existing account, added to another list
-        return Rendered(
-            to=user.email,
-            subject="There is something new in your Caseload account",
-            text=(
-                "There is something new to review in your Caseload account. "
-                "Log in to see it:\n\n"
-                f"{_page(services, 'login')}\n\n"
-                "If you were not expecting this, you can ignore this message.\n"
-            ),
-            after_send=mark_invited,
+        now = datetime.now(UTC)
+        await (
+            ProviderClient.filter(id=record_id)
+            .using_db(uow.conn)
+            .update(invitation_sent_at=now, invitation_failed_at=None)
         )
-    token = await issue_token(services, user.id, VerificationPurpose.VERIFY_EMAIL)
+        await Client.filter(id=link.client_id).using_db(uow.conn).update(invited_at=now)
+        await announce_client_change(uow, link.client_id)
+
+    async def mark_failed() -> None:
+        await ProviderClient.filter(id=record_id).update(invitation_failed_at=datetime.now(UTC))
+
     return Rendered(
-        to=user.email,
-        subject="You are invited to set up your Caseload account",
+        to=link.email,
+        subject="You are invited to Caseload",
         text=(
-            "You have been invited to set up an account on Caseload. Open this link to "
-            "confirm your e-mail address and choose a password:\n\n"
+            "You have been invited to connect with a provider on Caseload. Open this link to "
+            "accept: you will choose a password, or enter yours if you already have a "
+            "Caseload account.\n\n"
             f"{_link(services, 'verify', token)}\n\n"
             f"The link works once and expires in {_lifetime(services)}. "
             "If you were not expecting this, you can ignore this message.\n"
         ),
         after_send=mark_invited,
+        after_give_up=mark_failed,
     )
 
 
@@ -185,8 +195,22 @@ _STEP_WORDS = {
 }
 
 
-async def onboarding_reminder(services: Services, payload: dict[str, str]) -> Rendered:
-    """Generic steps left and a link; skipped when the client finished in the meantime."""
+async def _entry_reminder(
+    services: Services, payload: dict[str, str]
+) -> tuple[str, str, list[str]]:
+    """A list entry nobody accepted yet: every step left, and a fresh link to accept it."""
+    link = await ProviderClient.get_or_none(id=UUID(payload["record_id"]))
+    if link is None:
+        raise Undeliverable("list entry no longer exists")
+    if link.accepted_at is not None:
+        raise Undeliverable("accepted since")
+    token = await issue_token(services, None, VerificationPurpose.INVITATION, record_id=link.id)
+    return link.email, _link(services, "verify", token), list(STEPS)
+
+
+async def _account_reminder(
+    services: Services, payload: dict[str, str]
+) -> tuple[str, str, list[str]]:
     user = await _user(payload)
     client = await _client_of(user)
     forms_done = client.id in await clients_with_current_forms([client.id])
@@ -201,9 +225,18 @@ async def onboarding_reminder(services: Services, payload: dict[str, str]) -> Re
             "verify",
             await issue_token(services, user.id, VerificationPurpose.VERIFY_EMAIL),
         )
-    steps = "".join(f"  - {_STEP_WORDS[step]}\n" for step in state.missing_steps)
+    return user.email, link, state.missing_steps
+
+
+async def onboarding_reminder(services: Services, payload: dict[str, str]) -> Rendered:
+    """Generic steps left and a link; skipped when the client finished in the meantime."""
+    if "record_id" in payload:
+        to, link, missing = await _entry_reminder(services, payload)
+    else:
+        to, link, missing = await _account_reminder(services, payload)
+    steps = "".join(f"  - {_STEP_WORDS[step]}\n" for step in missing)
     return Rendered(
-        to=user.email,
+        to=to,
         subject="A few steps left to set up your Caseload account",
         text=(
             "Your Caseload account is almost ready. Still to do:\n\n"

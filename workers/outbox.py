@@ -72,6 +72,8 @@ async def deliver(services: Services, transport: MailTransport, message_id: UUID
             locked_until=None,
         )
         log.warning("outbox %s attempt %d failed: %s", message.id, attempts, type(error).__name__)
+        if gave_up and rendered.after_give_up is not None:
+            await rendered.after_give_up()
         return "retry"
     async with unit_of_work(services) as uow:
         await (
