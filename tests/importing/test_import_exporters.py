@@ -1,0 +1,170 @@
+"""Files shaped as real exporters write them (Apple, Android, feature phones, Outlook, Google)
+that were once read wrong: one-part names, declared charsets, Outlook's empty dates, grouped
+BEGIN lines, reserved domains, impossible numbers, and files that hold no table at all."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+
+from importing import ImportFileError, RowError, inspect_file
+from importing.fields import FieldInvalid, normalize_email, normalize_phone
+from tests.importing.builders import csv_bytes, read
+
+FILES = Path(__file__).resolve().parent / "exporters"
+
+
+def load(name: str) -> bytes:
+    return (FILES / name).read_bytes()
+
+
+def refused(data: bytes) -> ImportFileError:
+    with pytest.raises(ImportFileError) as caught:
+        inspect_file(data)
+    return caught.value
+
+
+# 1. One-part names
+
+
+def test_apple_contact_with_only_a_last_name_is_a_row_error_not_a_doubled_name() -> None:
+    _, ok, bad, rows = read(load("apple-one-name.vcf"))
+    assert [(r.first_name, r.last_name) for r in ok] == [("Ken", "Tanaka")]
+    assert [r.row for r in rows if isinstance(r, RowError)] == [1, 2, 3]
+    cher, sting, madonna = bad
+    # N:Cher;;;; with FN:Cher, and N:Sting;;;Mr.; with FN:Mr. Sting: no first name.
+    for error in (cher, sting):
+        assert [(i.column, i.code, i.severity) for i in error.issues] == [
+            ("N", "MISSING_FIELD", "ERROR")
+        ]
+        assert error.issues[0].message == (
+            "First Name is required (the name in the file has one part only; add the other)"
+        )
+    # N:;Madonna;;; with FN:Madonna: no last name.
+    assert [(i.column, i.code) for i in madonna.issues] == [("N", "MISSING_FIELD")]
+    assert madonna.issues[0].message.startswith("Last Name is required (the name in the file")
+    assert all("Cher" not in i.message for e in bad for i in e.issues)
+
+
+def test_android_one_name_contacts_and_fn_only_cards() -> None:
+    _, ok, bad, _ = read(load("android-one-name.vcf"))
+    assert [(r.first_name, r.last_name) for r in ok] == [("Kwame", "Osei")]
+    # N:;Prince;;;, FN:Adele without N, and quoted-printable N:Björk;;;; with FN:Björk.
+    assert [(e.row, [(i.column, i.code) for i in e.issues]) for e in bad] == [
+        (1, [("N", "MISSING_FIELD")]),
+        (2, [("N", "MISSING_FIELD")]),
+        (3, [("N", "MISSING_FIELD")]),
+    ]
+    assert [e.issues[0].message.split(" is")[0] for e in bad] == [
+        "Last Name", "Last Name", "First Name",
+    ]  # fmt: skip
+
+
+def test_a_full_name_still_fills_a_missing_half_when_it_holds_more() -> None:
+    card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Tanaka;;;;\r\nFN:Ken Tanaka\r\nEMAIL:k@example.org\r\nEND:VCARD\r\n"
+    _, ok, _, _ = read(card)
+    assert (ok[0].first_name, ok[0].last_name) == ("Ken", "Tanaka")
+    data = csv_bytes(
+        [["Name", "Email"], ["Cher", "cher@example.org"], ["Ann Lee", "a@example.org"]]
+    )
+    _, ok, bad, _ = read(data)
+    assert [(r.first_name, r.last_name) for r in ok] == [("Ann", "Lee")]
+    assert [(i.column, i.code) for i in bad[0].issues] == [("Name", "MISSING_FIELD")]
+
+
+# 3. Outlook's empty-date placeholder
+
+
+def test_outlook_zero_dates_are_blank_not_warnings() -> None:
+    data = load("outlook-desktop.csv")
+    plan, ok, bad, _ = read(data)
+    assert not bad and len(ok) == 5
+    assert [r.date_of_birth for r in ok] == [None, datetime.date(1985, 4, 7), None, None, None]
+    assert ok[0].last_name == "García"  # Outlook writes the ANSI code page
+    assert [[w.code for w in r.warnings] for r in ok] == [[], [], [], [], ["INVALID_DATE"]]
+    assert "Anniversary" in plan.ignored_columns
+
+
+# 5. Reserved domains: one rule for every path
+
+
+def test_google_csv_with_reserved_domains() -> None:
+    _, ok, bad, _ = read(load("google-reserved-domains.csv"))
+    assert [r.email for r in ok] == [
+        "iris.novak@clinic.test", "zoë@clinic.test", "leo.marsh@staging.example",
+        "ada.wong@example.com",
+    ]  # fmt: skip
+    assert [e.row for e in bad] == [2, 3, 4, 5, 6, 7]
+    for error in bad:
+        [issue] = error.issues
+        assert (issue.column, issue.code, issue.severity) == (
+            "E-mail 1 - Value", "INVALID_EMAIL", "ERROR",
+        )  # fmt: skip
+        assert issue.message.startswith("Email is not a deliverable address")
+
+
+@pytest.mark.parametrize(
+    ("address", "accepted"),
+    [
+        # The fast path (plain ASCII) and email-validator's path (non-ASCII, IDN) agree.
+        ("ava@clinic.invalid", False), ("ávila@clinic.invalid", False),
+        ("ava@localhost", False), ("ava@mail.localhost", False), ("ávila@mail.localhost", False),
+        ("ava@printer.local", False), ("ávila@printer.local", False),
+        ("ava@hidden.onion", False), ("ava@1.in-addr.arpa", False), ("ava@X.INVALID", False),
+        ("ava@clinic.test", True), ("ávila@clinic.test", True),
+        ("ava@staging.example", True), ("ávila@staging.example", True),
+        ("ava@example.com", True), ("ava@example.org", True), ("ávila@example.net", True),
+        ("ava@müller.example", True),
+    ],
+)  # fmt: skip
+def test_every_path_that_normalizes_an_address_applies_one_rule(
+    address: str, accepted: bool
+) -> None:
+    if accepted:
+        assert normalize_email(address) == address.lower()
+        return
+    with pytest.raises(FieldInvalid) as caught:
+        normalize_email(address)
+    assert str(caught.value).startswith("is not a deliverable address")
+
+
+# 6. Impossible numbers
+
+
+def test_impossible_numbers_are_dropped_with_a_warning() -> None:
+    _, ok, bad, _ = read(load("android-impossible-phones.vcf"))
+    assert not bad and len(ok) == 6
+    assert [r.mobile_phone for r in ok] == [
+        None, None, None, None, "+14625551931", "+447911123456",
+    ]  # fmt: skip
+    for row in ok[:4]:
+        assert [(w.column, w.code, w.severity) for w in row.warnings] == [
+            ("TEL", "INVALID_PHONE", "WARNING")
+        ]
+        assert row.warnings[0].message == (
+            "Mobile Phone is not a phone number that can exist (check the area code and "
+            "number); the client is imported without it"
+        )
+    assert not ok[4].warnings and not ok[5].warnings
+
+
+def test_csv_numbers_use_the_same_rule_on_the_fast_and_the_slow_path() -> None:
+    impossible = ["+1 123 555 0100", "(123) 555-0100", "1-012-555-0100", "212.155.0100",
+                  "(911) 555-0100", "+1 (411) 555-0100 ext. 2", "+44 1000 000000"]  # fmt: skip
+    for number in impossible:
+        with pytest.raises(FieldInvalid):
+            normalize_phone(number)
+    # A North American area code not in phonenumbers' list yet is still a real number.
+    assert normalize_phone("(462) 555-1931") == "+14625551931"
+    assert normalize_phone("+1 (462) 555-1931 ext. 4") == "+14625551931"
+    data = csv_bytes(
+        [["First Name", "Last Name", "Email", "Mobile Phone"],
+         ["Ava", "Nguyen", "ava@example.org", "(123) 555-0100"],
+         ["Liam", "Smith", "liam@example.org", "(212) 555-0100"]]
+    )  # fmt: skip
+    _, ok, _, _ = read(data)
+    assert [(r.mobile_phone, [w.code for w in r.warnings]) for r in ok] == [
+        (None, ["INVALID_PHONE"]), ("+12125550100", []),
+    ]  # fmt: skip
