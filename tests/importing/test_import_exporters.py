@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from importing import ImportFileError, RowError, inspect_file
+from importing import ImportFileError, ImportFormat, RowError, inspect_file
 from importing.fields import FieldInvalid, normalize_email, normalize_phone
 from tests.importing.builders import csv_bytes, read
 
@@ -72,6 +72,53 @@ def test_a_full_name_still_fills_a_missing_half_when_it_holds_more() -> None:
     _, ok, bad, _ = read(data)
     assert [(r.first_name, r.last_name) for r in ok] == [("Ann", "Lee")]
     assert [(i.column, i.code) for i in bad[0].issues] == [("Name", "MISSING_FIELD")]
+
+
+# 2. Declared charsets on 8-bit values
+
+
+def test_windows_1251_vcard_from_a_feature_phone() -> None:
+    data = load("nokia-windows-1251.vcf")
+    plan, ok, _, _ = read(data)
+    assert plan.format is ImportFormat.VCF
+    ivan, petr, anna = ok
+    assert (ivan.first_name, ivan.last_name) == ("Иван", "Иванов")
+    assert ivan.mobile_phone == "+79123456789" and not ivan.warnings
+    assert (petr.first_name, petr.last_name) == ("Пётр", "Петров")  # quoted-printable
+    assert not petr.warnings
+    # CHARSET=X-NOKIA-CYRILLIC is not one we know: read as Windows-1252, with a warning.
+    assert (anna.first_name, anna.last_name) == ("Àííà", "Ñèäîðîâà")
+    assert [(w.column, w.code, w.severity) for w in anna.warnings] == [
+        ("N", "UNKNOWN_CHARSET", "WARNING")
+    ]
+    assert "character set we do not know" in anna.warnings[0].message
+
+
+def test_iso_8859_1_utf_8_and_undeclared_values_in_one_file() -> None:
+    data = load("mixed-charsets.vcf")
+    _, ok, _, _ = read(data)
+    assert [(r.first_name, r.last_name) for r in ok] == [
+        ("René", "Müller"), ("Zoë", "Kowalski"), ("Inés", "Núñez"),
+    ]  # fmt: skip
+    assert not any(r.warnings for r in ok)
+
+
+def test_unknown_charset_in_a_utf8_file_and_on_quoted_printable_values() -> None:
+    cards = (
+        "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=x-unknown:Brandt;Zoë\r\n"
+        "EMAIL:z@example.org\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=zlib;ENCODING=QUOTED-PRINTABLE:Ren=C3=A9;Ada\r\n"
+        "EMAIL:r@example.org\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=x-unknown:Plain;Ascii\r\n"
+        "EMAIL:p@example.org\r\nEND:VCARD\r\n"
+    ).encode()
+    _, ok, _, _ = read(cards)
+    assert [(r.first_name, r.last_name) for r in ok] == [
+        ("Zoë", "Brandt"), ("Ada", "René"), ("Ascii", "Plain"),
+    ]  # fmt: skip
+    assert [[w.code for w in r.warnings] for r in ok] == [
+        ["UNKNOWN_CHARSET"], ["UNKNOWN_CHARSET"], [],
+    ]  # fmt: skip
 
 
 # 3. Outlook's empty-date placeholder
