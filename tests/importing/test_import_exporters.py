@@ -11,7 +11,7 @@ import pytest
 
 from importing import ImportFileError, ImportFormat, RowError, inspect_file
 from importing.fields import FieldInvalid, normalize_email, normalize_phone
-from tests.importing.builders import csv_bytes, read
+from tests.importing.builders import csv_bytes, read, zip_of
 
 FILES = Path(__file__).resolve().parent / "exporters"
 
@@ -134,6 +134,20 @@ def test_outlook_zero_dates_are_blank_not_warnings() -> None:
     assert "Anniversary" in plan.ignored_columns
 
 
+# 4. A group prefix on BEGIN
+
+
+def test_vcard_whose_begin_line_has_a_group_prefix() -> None:
+    data = load("grouped-begin.vcf")
+    plan, ok, bad, _ = read(data)
+    assert plan.format is ImportFormat.VCF and plan.total_rows == 2 and not bad
+    assert [(r.first_name, r.last_name, r.email) for r in ok] == [
+        ("Omar", "Haddad", "omar.haddad@example.org"),
+        ("Sara", "Lindqvist", "sara.lindqvist@example.org"),
+    ]
+    assert ok[0].mobile_phone == "+13035550162"
+
+
 # 5. Reserved domains: one rule for every path
 
 
@@ -215,3 +229,39 @@ def test_csv_numbers_use_the_same_rule_on_the_fast_and_the_slow_path() -> None:
     assert [(r.mobile_phone, [w.code for w in r.warnings]) for r in ok] == [
         (None, ["INVALID_PHONE"]), ("+12125550100", []),
     ]  # fmt: skip
+
+
+# 7. Files that hold no table
+
+
+@pytest.mark.parametrize(
+    ("name", "start"),
+    [
+        ("clients.json", "This is a JSON data file"),
+        ("clients.ndjson", "This is a JSON data file"),
+        ("client-list.pdf", "This is a PDF document"),
+        ("client-list.html", "This is a web page (HTML)"),
+    ],
+)
+def test_json_pdf_and_web_pages_are_refused_for_what_they_are(name: str, start: str) -> None:
+    error = refused(load(name))
+    assert error.code == "UNSUPPORTED_FILE" and error.message.startswith(start)
+    assert ".csv" in error.message and "Found columns" not in error.message
+    assert "García" not in error.message and error.missing_columns == []
+
+
+def test_zip_archives_that_are_not_workbooks() -> None:
+    error = refused(zip_of({"export/clients.csv": load("outlook-desktop.csv")}))
+    assert error.code == "UNSUPPORTED_FILE"
+    assert error.message == (
+        "This is a zip archive. Unzip it and upload the .csv, .xlsx or .vcf file inside."
+    )
+    error = refused(zip_of({"readme.txt": b"hello"}))
+    assert error.code == "UNSUPPORTED_FILE" and "zip archive" in error.message
+    error = refused(zip_of({"photo.jpg": b"\xff\xd8\xff"}))
+    assert error.message.startswith("This zip archive holds no client list we can read.")
+
+
+def test_a_csv_that_starts_with_a_bracket_is_still_a_csv() -> None:
+    data = csv_bytes([["[First Name]", "[Last Name]", "[Email]"], ["Ava", "Lee", "a@example.org"]])
+    assert inspect_file(data).format is ImportFormat.CSV
