@@ -98,12 +98,13 @@ def _refuse_reserved(domain: str) -> None:
 
 
 def normalize_phone(value: str | None, *, region: str = "US") -> str | None:
-    """E.164 form of a phone number, None when blank, FieldInvalid when unreadable."""
+    """E.164 form of a phone number, None when blank, FieldInvalid when unreadable or when
+    no such number can exist (+1 123 555 0100)."""
     text = (value or "").strip()
     if not text:
         return None
     if region == "US" and (not text.startswith("+") or text.startswith("+1")):
-        # Fast path for the common North American shapes; the same answer phonenumbers gives.
+        # Fast path for the common North American shapes; the same answer as the slow path.
         match = _NANP.fullmatch(text.removeprefix("+").removeprefix("1").strip())
         if match:
             return "+1" + "".join(match.groups())
@@ -120,9 +121,9 @@ def normalize_phone(value: str | None, *, region: str = "US") -> str | None:
 
 
 def _is_valid(number: phonenumbers.PhoneNumber) -> bool:
-    """phonenumbers' validity, except that a North American number is judged by the
-    numbering plan (area code and exchange start 2-9, no N11 area code), not by the list of
-    area codes in use: that list lags, and numbers in a new area code are real."""
+    """phonenumbers' is_valid_number, except that a North American number is judged by the
+    numbering plan (area code and exchange start 2-9, no N11 area code), not by phonenumbers'
+    list of area codes in service: that list lags new area codes, whose numbers are real."""
     if number.country_code != 1:
         return phonenumbers.is_valid_number(number)
     digits = str(number.national_number)

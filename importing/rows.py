@@ -118,7 +118,7 @@ class RowBuilder:
                 first = "" if _same_name(split_first, known_last) else split_first
             if not known_last:
                 last = "" if _same_name(split_last, known_first) else split_last
-            one_part = not (first.strip() and last.strip())
+            one_part = bool(first.strip()) != bool(last.strip())
         issues: list[RowIssue] = []
         first_name = self._name(row, first, F.FIRST_NAME, self.first_column, issues, one_part)
         last_name = self._name(row, last, F.LAST_NAME, self.last_column, issues, one_part)

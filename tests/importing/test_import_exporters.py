@@ -63,7 +63,7 @@ def test_android_one_name_contacts_and_fn_only_cards() -> None:
 
 
 def test_a_full_name_still_fills_a_missing_half_when_it_holds_more() -> None:
-    card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Tanaka;;;;\r\nFN:Ken Tanaka\r\nEMAIL:k@example.org\r\nEND:VCARD\r\n"
+    card = b"BEGIN:VCARD\r\nN:Tanaka;;;;\r\nFN:Ken Tanaka\r\nEMAIL:k@example.org\r\nEND:VCARD\r\n"
     _, ok, _, _ = read(card)
     assert (ok[0].first_name, ok[0].last_name) == ("Ken", "Tanaka")
     data = csv_bytes(
@@ -72,6 +72,14 @@ def test_a_full_name_still_fills_a_missing_half_when_it_holds_more() -> None:
     _, ok, bad, _ = read(data)
     assert [(r.first_name, r.last_name) for r in ok] == [("Ann", "Lee")]
     assert [(i.column, i.code) for i in bad[0].issues] == [("Name", "MISSING_FIELD")]
+
+
+def test_a_blank_full_name_is_not_called_a_one_part_name() -> None:
+    card = b"BEGIN:VCARD\r\nN:;;;;\r\nFN: \r\nEMAIL:k@example.org\r\nEND:VCARD\r\n"
+    _, _, bad, _ = read(card)
+    assert [i.message for i in bad[0].issues] == [
+        "First Name is required", "Last Name is required",
+    ]  # fmt: skip
 
 
 # 2. Declared charsets on 8-bit values
