@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
-import codecs
-import contextlib
 import functools
 import re
 from collections.abc import Iterator
@@ -19,10 +16,10 @@ from importing.model import (
     ImportFormat,
     Layout,
     RowError,
-    RowIssue,
 )
 from importing.rows import RowBuilder
 from importing.vcard_lines import cards, property_name
+from importing.vcard_text import EIGHT_BIT, codec, decode, text, text_encoding, unknown_charset
 
 F = ClientField
 _WANTED = frozenset({"N", "FN", "EMAIL", "TEL", "BDAY", "NICKNAME", "X-ABLABEL"})
@@ -46,23 +43,13 @@ _ESCAPE = re.compile(r"\\(.)")
 _NAME_SAMPLE_CARDS = 1_000
 _MAX_NAMES = 200
 _NAME = re.compile(r"[A-Z0-9-]{1,64}")
-UNKNOWN_CHARSET = "UNKNOWN_CHARSET"
-_LABELS = {"N": "name", "FN": "name", "EMAIL": "e-mail address", "TEL": "phone number"}
-# The fallback the sniffer picks for text that is not UTF-8. Such a vCard is read as
-# Latin-1 instead, which keeps every byte, so each value can be decoded with its own
-# CHARSET (vCard 2.1 phones mix windows-1251 or ISO-8859-1 values with UTF-8 ones).
-_EIGHT_BIT = "cp1252"
-
-
-def _text_encoding(encoding: str) -> str:
-    return "latin-1" if encoding == _EIGHT_BIT else encoding
 
 
 def inspect_vcf(data: bytes, encoding: str, max_rows: int) -> FilePlan:
     """Count the person cards (group cards left out) and note which properties the file has."""
     names: dict[str, None] = {}
     total = 0
-    for card, group in cards(data, _text_encoding(encoding)):
+    for card, group in cards(data, text_encoding(encoding)):
         if group:
             continue
         total += 1
@@ -91,9 +78,9 @@ def iter_vcf(
     data: bytes, plan: FilePlan, start_after: int, region: str
 ) -> Iterator[ClientRow | RowError]:
     builder = RowBuilder(_COLUMNS, region)
-    eight_bit = plan.layout.encoding == _EIGHT_BIT
+    eight_bit = plan.layout.encoding == EIGHT_BIT
     seen = 0
-    for number, (card, group) in enumerate(cards(data, _text_encoding(plan.layout.encoding)), 1):
+    for number, (card, group) in enumerate(cards(data, text_encoding(plan.layout.encoding)), 1):
         if group:
             continue
         seen += 1
@@ -104,21 +91,9 @@ def iter_vcf(
             number, c.first, c.last, c.email, c.phone, c.nickname, c.birthday or None, c.full
         )
         if c.unknown_charset:
-            issue = _unknown_charset(number, c.unknown_charset)
+            issue = unknown_charset(number, c.unknown_charset)
             (result.warnings if isinstance(result, ClientRow) else result.issues).append(issue)
         yield result
-
-
-def _unknown_charset(row: int, prop: str) -> RowIssue:
-    what = _LABELS.get(prop, "details")
-    return RowIssue(
-        row,
-        prop,
-        UNKNOWN_CHARSET,
-        f"The contact's {what} is marked with a character set we do not know; it was read as "
-        "UTF-8 or Windows-1252, so check its letters after the import",
-        "WARNING",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,26 +130,12 @@ def _params(text: str) -> _Params:
             qp = qp or values[0] == "QUOTED-PRINTABLE"
             b64 = b64 or values[0] in ("B", "BASE64")
         elif key == "CHARSET":
-            charset, unknown = _codec(value.strip().strip('"'))
+            charset, unknown = codec(value.strip().strip('"'))
         elif key == "X-APPLE-OMIT-YEAR":
             omit = True
     if "PREF" in types:
         pref = min(pref, 1)
     return _Params(frozenset(types), pref, qp, b64, charset, unknown, omit)
-
-
-def _codec(label: str) -> tuple[str, bool]:
-    """(codec name, unknown) for a CHARSET label. A vCard line is ASCII-compatible, so only
-    a text encoding that reads ASCII as ASCII counts (not zlib or hex, not UTF-16)."""
-    if not label:
-        return "", False
-    try:
-        info = codecs.lookup(label)
-        if b"a=".decode(info.name, "replace") == "a=":
-            return info.name, False
-    except (LookupError, UnicodeError):
-        pass
-    return "", True
 
 
 _Head = tuple[str, str, _Params] | None
@@ -199,28 +160,6 @@ def _read_head(head: str) -> _Head:
         _HEADS.clear()
     _HEADS[head] = found
     return found
-
-
-def _decode(value: str, params: _Params, source: str) -> str:
-    """A quoted-printable or base64 value; source is the codec the line was read with."""
-    raw = value.encode(source, "replace")
-    with contextlib.suppress(binascii.Error, ValueError):  # damaged: kept as written
-        raw = binascii.a2b_qp(raw) if params.quoted_printable else binascii.a2b_base64(raw)
-    return _text(raw, params.charset)
-
-
-def _text(raw: bytes, charset: str) -> str:
-    """Bytes in their declared charset; undeclared (or unknown), UTF-8 when they are, else
-    Windows-1252, the two that exporters write without saying."""
-    if charset:
-        try:
-            return raw.decode(charset, "replace")
-        except UnicodeError:  # a stateful codec can refuse the replacement
-            pass
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", "replace")
 
 
 def _unescape(value: str) -> str:
@@ -250,7 +189,7 @@ class _Card:
 
 
 def _parse(card: list[str], eight_bit: bool) -> _Card:
-    """One card's fields; eight_bit when its lines were read as Latin-1 (see _EIGHT_BIT)."""
+    """One card's fields; eight_bit when its lines were read as Latin-1 (see vcard_text.EIGHT_BIT)."""
     found = _Card()
     emails: list[tuple[int, int, str]] = []
     phones: list[tuple[int, int, str, str, bool]] = []
@@ -265,12 +204,12 @@ def _parse(card: list[str], eight_bit: bool) -> _Card:
         name, group, params = head
         value = line[colon + 1 :]
         if params.quoted_printable or params.base64:
-            value = _decode(value, params, "latin-1" if eight_bit else "utf-8")
+            value = decode(value, params.quoted_printable, params.charset, eight_bit)
             if params.unknown_charset and not value.isascii():
                 found.unknown_charset = found.unknown_charset or name
         elif not value.isascii():
             if eight_bit:
-                value = _text(value.encode("latin-1"), params.charset)
+                value = text(value.encode("latin-1"), params.charset)
             if params.unknown_charset:
                 found.unknown_charset = found.unknown_charset or name
         if name == "N":
