@@ -189,7 +189,7 @@ class _Card:
 
 
 def _parse(card: list[str], eight_bit: bool) -> _Card:
-    """One card's fields; eight_bit when its lines were read as Latin-1 (see vcard_text.EIGHT_BIT)."""
+    """One card's fields; eight_bit when its lines were read as Latin-1 (vcard_text.EIGHT_BIT)."""
     found = _Card()
     emails: list[tuple[int, int, str]] = []
     phones: list[tuple[int, int, str, str, bool]] = []
