@@ -51,6 +51,32 @@ def old_excel() -> ImportFileError:
     )
 
 
+# What a file that holds no table is, and what to do instead; keys are the sniffer's kinds.
+_NOT_A_TABLE = {
+    "json": "This is a JSON data file, not a spreadsheet or contact file. Export your clients "
+    "from your practice software as .csv or .xlsx (or your contacts as .vcf) and upload that "
+    "file.",
+    "pdf": "This is a PDF document, and the rows of a PDF can't be read back reliably. Export "
+    "the client list as .csv or .xlsx instead of as a PDF report, and upload that file.",
+    "html": "This is a web page (HTML), not a spreadsheet. Use your practice software's export "
+    "to .csv or .xlsx instead of saving the page; or open the page in Excel, save it as .xlsx "
+    "or .csv, and upload the new file.",
+    "xml": "This file is XML, not a spreadsheet. Open it in Excel, save it as .xlsx or .csv, "
+    "and upload the new file.",
+    "image": "This is a picture, not a spreadsheet. Export the client list from your practice "
+    "software as .csv or .xlsx and upload that file.",
+    "archive": "This is a compressed archive, not a spreadsheet. Unpack it and upload the "
+    ".csv, .xlsx or .vcf file inside.",
+    "zip_with_list": "This is a zip archive. Unzip it and upload the .csv, .xlsx or .vcf file "
+    "inside.",
+}
+
+
+def not_a_table(kind: str) -> ImportFileError:
+    """A file of a kind that holds no client table (JSON, PDF, a web page, a picture...)."""
+    return ImportFileError(UNSUPPORTED_FILE, _NOT_A_TABLE[kind])
+
+
 def unsafe_workbook() -> ImportFileError:
     return ImportFileError(
         UNSUPPORTED_FILE,

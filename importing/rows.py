@@ -26,6 +26,7 @@ _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _US = re.compile(r"(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{4}|\d{2})(?: .*)?")
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof"})
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v", "md", "phd"})
+_ZERO_DATE = "0/-. "
 
 
 def split_full_name(text: str) -> tuple[str, str]:
@@ -42,6 +43,10 @@ def split_full_name(text: str) -> tuple[str, str]:
         return words[0], ""
     cut = -2 if len(words) > 2 and words[-1].lower().strip(".") in _SUFFIXES else -1
     return " ".join(words[:cut]), " ".join(words[cut:])
+
+
+def _same_name(part: str, known: str) -> bool:
+    return bool(known) and part.strip().casefold() == known.casefold()
 
 
 def parse_date(value: object, today: datetime.date) -> datetime.date:
@@ -103,13 +108,20 @@ class RowBuilder:
         dob: object = None,
         full: str = "",
     ) -> ClientRow | RowError:
+        one_part = False
         if full and not (first.strip() and last.strip()):
             split_first, split_last = split_full_name(full)
-            first = first if first.strip() else split_first
-            last = last if last.strip() else split_last
+            # A half taken from the full name must not be the half already read: "N:Cher;;;;"
+            # with "FN:Cher" holds no first name, and reusing "Cher" would double the name.
+            known_first, known_last = first.strip(), last.strip()
+            if not known_first:
+                first = "" if _same_name(split_first, known_last) else split_first
+            if not known_last:
+                last = "" if _same_name(split_last, known_first) else split_last
+            one_part = bool(first.strip()) != bool(last.strip())
         issues: list[RowIssue] = []
-        first_name = self._name(row, first, F.FIRST_NAME, self.first_column, issues)
-        last_name = self._name(row, last, F.LAST_NAME, self.last_column, issues)
+        first_name = self._name(row, first, F.FIRST_NAME, self.first_column, issues, one_part)
+        last_name = self._name(row, last, F.LAST_NAME, self.last_column, issues, one_part)
         cell = email
         try:
             email = normalize_email(address_in_cell(cell) if "<" in cell or ":" in cell else cell)
@@ -122,14 +134,13 @@ class RowBuilder:
         if phone:
             try:
                 client.mobile_phone = normalize_phone(phone, region=self.region)
-            except FieldInvalid:
+            except FieldInvalid as exc:
                 client.warnings.append(
                     self._issue(
                         row,
                         self.phone_column,
                         INVALID_PHONE,
-                        "Mobile Phone is not a phone number we can read; the client is imported "
-                        "without it",
+                        f"Mobile Phone {exc}; the client is imported without it",
                         "WARNING",
                     )
                 )
@@ -146,7 +157,8 @@ class RowBuilder:
         # A birthday without a year ("--04-07", Google and vCard 4) is not a date of birth.
         if isinstance(dob, str):
             dob = dob.strip()
-            if dob.startswith("--"):
+            # Outlook writes "0/0/00" (or 00/00/0000) for an empty birthday: a blank, not a date.
+            if dob.startswith(("--", "0")) and (dob[0] == "-" or not dob.strip(_ZERO_DATE)):
                 dob = None
         if dob is not None and dob != "":
             try:
@@ -165,13 +177,22 @@ class RowBuilder:
         return client
 
     def _name(
-        self, row: int, value: str, field: ClientField, column: str | None, issues: list[RowIssue]
+        self,
+        row: int,
+        value: str,
+        field: ClientField,
+        column: str | None,
+        issues: list[RowIssue],
+        one_part: bool,
     ) -> str | None:
         try:
             return normalize_name(value)
         except FieldInvalid as exc:
             code = MISSING_FIELD if not value.strip() else INVALID_NAME
-            issues.append(self._issue(row, column, code, f"{FIELD_LABELS[field]} {exc}", "ERROR"))
+            message = f"{FIELD_LABELS[field]} {exc}"
+            if code == MISSING_FIELD and one_part:
+                message += " (the name in the file has one part only; add the other)"
+            issues.append(self._issue(row, column, code, message, "ERROR"))
             return None
 
     @staticmethod

@@ -11,28 +11,38 @@ from importing.errors import (
     UNSUPPORTED_FILE,
     ImportFileError,
     empty_file,
+    not_a_table,
     old_excel,
     password_protected,
     unsupported,
 )
 from importing.model import ImportFormat
+from importing.vcard_lines import GROUPED_BEGIN
 
 SAMPLE = 64 << 10
 _CHECK_CHUNK = 1 << 20
+# Kinds of file told by their first bytes, each refused with its own advice.
+_MAGIC_KINDS = (
+    (b"%PDF", "pdf"),
+    (b"\x89PNG", "image"),
+    (b"\xff\xd8\xff", "image"),
+    (b"GIF8", "image"),
+    (b"II*\x00", "image"),
+    (b"MM\x00*", "image"),
+    (b"\x1f\x8b", "archive"),
+    (b"Rar!", "archive"),
+    (b"7z\xbc\xaf", "archive"),
+)
 _BINARY_MAGIC = (
-    b"%PDF",
-    b"\x89PNG",
-    b"\xff\xd8\xff",
-    b"GIF8",
-    b"\x1f\x8b",
-    b"Rar!",
-    b"7z\xbc\xaf",
-    b"II*\x00",
-    b"MM\x00*",
     b"RIFF",
     b"\x00\x00\x01\x00",
     b"{\\rtf",
 )
+# A JSON document or JSON lines: an object, or an array of values; a CSV header never
+# starts like this.
+_JSON = re.compile(r'(?:\{\s*(?:"|\})|\[\s*(?:[\[{"\]\d-]|true|false|null))')
+_HTML = re.compile(r"<(?:!doctype\s+html|html|head|body|table|meta|!--)", re.IGNORECASE)
+_LIST_SUFFIXES = (".csv", ".tsv", ".xlsx", ".vcf")
 _BLANK = " \t\r\n\x0b\x0c\ufeff"
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
@@ -53,6 +63,9 @@ def sniff(data: bytes) -> Sniffed:
         raise unsupported("This is an older Microsoft Office file, not a client list we can read.")
     if zip_guard.is_zip(data):
         return Sniffed(_zip_kind(data))
+    for magic, kind in _MAGIC_KINDS:
+        if data.startswith(magic):
+            raise not_a_table(kind)
     if data.startswith(_BINARY_MAGIC):
         raise unsupported("This file is not a spreadsheet or contact file.")
     encoding = detect_encoding(data)
@@ -63,15 +76,18 @@ def sniff(data: bytes) -> Sniffed:
         raise unsupported("This file holds nothing but blank space at its start.")
     if _looks_binary(head):
         raise unsupported("This file is not text we can read.")
-    if head[:11].upper() == "BEGIN:VCARD":
+    if head[:11].upper() == "BEGIN:VCARD" or _is_grouped_vcard(head):
         return Sniffed(ImportFormat.VCF, encoding)
     if head.startswith("<"):
-        raise ImportFileError(
-            UNSUPPORTED_FILE,
-            "This file is a web page or XML, not a spreadsheet. Open it in Excel, save it as "
-            ".xlsx or .csv, and upload the new file.",
-        )
+        raise not_a_table("html" if _HTML.match(head) else "xml")
+    if head[:1] in ("{", "[") and _JSON.match(head):
+        raise not_a_table("json")
     return Sniffed(ImportFormat.CSV, encoding)
+
+
+def _is_grouped_vcard(head: str) -> bool:
+    begin = GROUPED_BEGIN.match(head)
+    return begin is not None and head[begin.end() : begin.end() + 5].upper() == "VCARD"
 
 
 def detect_encoding(data: bytes) -> str:
@@ -123,8 +139,10 @@ def _zip_kind(data: bytes) -> ImportFormat:
         detail = "This is an Apple Numbers file."
     elif "word/document.xml" in names:
         detail = "This is a Word document."
+    elif any(name.endswith(_LIST_SUFFIXES) for name in names):
+        raise not_a_table("zip_with_list")
     else:
-        raise unsupported("This zip archive holds no Excel workbook.")
+        raise unsupported("This zip archive holds no client list we can read.")
     raise ImportFileError(
         UNSUPPORTED_FILE,
         f"{detail} Open it, save or export it as .xlsx or .csv, and upload the new file.",

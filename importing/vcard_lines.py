@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 
 _CHUNK = 1 << 20
 _GROUP_KINDS = ("KIND", "X-ADDRESSBOOKSERVER-KIND")
+# RFC 6350 allows a group on any line, BEGIN and END too: "item.BEGIN:VCARD".
+GROUPED_BEGIN = re.compile(r"[A-Za-z0-9-]{1,64}\.BEGIN:", re.IGNORECASE)
+_GROUPED_STRUCTURE = re.compile(r"[A-Za-z0-9-]{1,64}\.(?=(?:BEGIN|END):)", re.IGNORECASE)
 
 
 def logical_lines(data: bytes, encoding: str) -> Iterator[str]:
@@ -51,12 +55,21 @@ def cards(data: bytes, encoding: str) -> Iterator[tuple[list[str], bool]]:
     card: list[str] | None = None
     group = False
     depth = 0
+    # Set once a grouped BEGIN is seen: only then are lines inside a card looked at for a
+    # grouped END, which keeps the common file on its fast path.
+    grouped = False
     for line in logical_lines(data, encoding):
         first = line[:1]
         if first in (" ", "\t", "\ufeff"):
             # Stray blanks or a byte-order mark before BEGIN:VCARD.
             line = line.lstrip(" \t\ufeff")
             first = line[:1]
+        if (card is None or grouped) and first not in ("B", "E", "b", "e"):
+            prefix = _GROUPED_STRUCTURE.match(line)
+            if prefix:
+                line = line[prefix.end() :]
+                first = line[:1]
+                grouped = True
         if first in ("B", "E", "b", "e"):
             head = line[:6].upper()
             if head == "BEGIN:" and line[6:].strip().upper() == "VCARD":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import functools
 import re
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from importing.model import (
 )
 from importing.rows import RowBuilder
 from importing.vcard_lines import cards, property_name
+from importing.vcard_text import EIGHT_BIT, codec, decode, text, text_encoding, unknown_charset
 
 F = ClientField
 _WANTED = frozenset({"N", "FN", "EMAIL", "TEL", "BDAY", "NICKNAME", "X-ABLABEL"})
@@ -49,7 +49,7 @@ def inspect_vcf(data: bytes, encoding: str, max_rows: int) -> FilePlan:
     """Count the person cards (group cards left out) and note which properties the file has."""
     names: dict[str, None] = {}
     total = 0
-    for card, group in cards(data, encoding):
+    for card, group in cards(data, text_encoding(encoding)):
         if group:
             continue
         total += 1
@@ -78,17 +78,22 @@ def iter_vcf(
     data: bytes, plan: FilePlan, start_after: int, region: str
 ) -> Iterator[ClientRow | RowError]:
     builder = RowBuilder(_COLUMNS, region)
+    eight_bit = plan.layout.encoding == EIGHT_BIT
     seen = 0
-    for number, (card, group) in enumerate(cards(data, plan.layout.encoding), 1):
+    for number, (card, group) in enumerate(cards(data, text_encoding(plan.layout.encoding)), 1):
         if group:
             continue
         seen += 1
         if seen <= start_after:
             continue
-        c = _parse(card)
-        yield builder.build(
+        c = _parse(card, eight_bit)
+        result = builder.build(
             number, c.first, c.last, c.email, c.phone, c.nickname, c.birthday or None, c.full
         )
+        if c.unknown_charset:
+            issue = unknown_charset(number, c.unknown_charset)
+            (result.warnings if isinstance(result, ClientRow) else result.issues).append(issue)
+        yield result
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,9 @@ class _Params:
     pref: int = _NO_PREF
     quoted_printable: bool = False
     base64: bool = False
-    charset: str = "utf-8"
+    # The declared CHARSET as a Python codec name; "" when none is declared or it is unknown.
+    charset: str = ""
+    unknown_charset: bool = False
     omit_year: bool = False
 
 
@@ -107,7 +114,7 @@ _PLAIN = _Params()
 @functools.lru_cache(maxsize=512)
 def _params(text: str) -> _Params:
     types: set[str] = set()
-    pref, qp, b64, charset, omit = _NO_PREF, False, False, "utf-8", False
+    pref, qp, b64, charset, unknown, omit = _NO_PREF, False, False, "", False, False
     for item in text.split(";"):
         key, eq, value = item.partition("=")
         key = key.strip().upper()
@@ -123,12 +130,12 @@ def _params(text: str) -> _Params:
             qp = qp or values[0] == "QUOTED-PRINTABLE"
             b64 = b64 or values[0] in ("B", "BASE64")
         elif key == "CHARSET":
-            charset = value.strip().strip('"') or "utf-8"
+            charset, unknown = codec(value.strip().strip('"'))
         elif key == "X-APPLE-OMIT-YEAR":
             omit = True
     if "PREF" in types:
         pref = min(pref, 1)
-    return _Params(frozenset(types), pref, qp, b64, charset, omit)
+    return _Params(frozenset(types), pref, qp, b64, charset, unknown, omit)
 
 
 _Head = tuple[str, str, _Params] | None
@@ -155,15 +162,6 @@ def _read_head(head: str) -> _Head:
     return found
 
 
-def _decode(value: str, params: _Params) -> str:
-    raw = value.encode("utf-8", "replace")
-    try:
-        raw = binascii.a2b_qp(raw) if params.quoted_printable else binascii.a2b_base64(raw)
-        return raw.decode(params.charset, "replace")
-    except (binascii.Error, LookupError, ValueError):
-        return raw.decode("utf-8", "replace")
-
-
 def _unescape(value: str) -> str:
     if "\\" not in value:
         return value
@@ -186,9 +184,12 @@ class _Card:
     phone: str = ""
     nickname: str = ""
     birthday: str = ""
+    # The first property whose non-ASCII value named a charset we do not know.
+    unknown_charset: str = ""
 
 
-def _parse(card: list[str]) -> _Card:
+def _parse(card: list[str], eight_bit: bool) -> _Card:
+    """One card's fields; eight_bit when its lines were read as Latin-1 (vcard_text.EIGHT_BIT)."""
     found = _Card()
     emails: list[tuple[int, int, str]] = []
     phones: list[tuple[int, int, str, str, bool]] = []
@@ -203,7 +204,14 @@ def _parse(card: list[str]) -> _Card:
         name, group, params = head
         value = line[colon + 1 :]
         if params.quoted_printable or params.base64:
-            value = _decode(value, params)
+            value = decode(value, params.quoted_printable, params.charset, eight_bit)
+            if params.unknown_charset and not value.isascii():
+                found.unknown_charset = found.unknown_charset or name
+        elif not value.isascii():
+            if eight_bit:
+                value = text(value.encode("latin-1"), params.charset)
+            if params.unknown_charset:
+                found.unknown_charset = found.unknown_charset or name
         if name == "N":
             parts = _UNESCAPED_SEMICOLON.split(value) if "\\" in value else value.split(";")
             found.last = _component(parts[0])
