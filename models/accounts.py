@@ -65,6 +65,7 @@ class Provider(Model):
 class VerificationPurpose(StrEnum):
     VERIFY_EMAIL = "VERIFY_EMAIL"  # invitation or sign-up confirmation
     CHANGE_EMAIL = "CHANGE_EMAIL"  # a client's new address, effective once followed
+    RESET_PASSWORD = "RESET_PASSWORD"  # a password-reset link; short-lived, spent by resetPassword
 
 
 class VerificationToken(Model):

@@ -11,9 +11,9 @@ from tortoise.transactions import in_transaction
 from caseload.security import hash_password, new_token, token_digest
 from models import Client, User, VerificationPurpose, VerificationToken
 from resolvers import audit
-from resolvers.accounts import check_password
 from resolvers.actor import Actor
 from resolvers.client_events import announce_client_change
+from resolvers.credentials import check_password, invalid_input
 from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.ports import Services
@@ -33,8 +33,10 @@ async def issue_token(
     purpose: VerificationPurpose,
     *,
     new_email: str | None = None,
+    ttl_seconds: int | None = None,
 ) -> str:
     """A fresh token for the link in an e-mail; older unused ones of the same purpose stop working."""
+    lifetime = ttl_seconds or services.settings.invitation_ttl_seconds
     token = new_token()
     now = datetime.now(UTC)
     async with in_transaction() as conn:
@@ -50,7 +52,7 @@ async def issue_token(
             purpose=purpose,
             token_hash=token_digest(token),
             new_email=new_email,
-            expires_at=now + timedelta(seconds=services.settings.invitation_ttl_seconds),
+            expires_at=now + timedelta(seconds=lifetime),
             using_db=conn,
         )
     return token
@@ -71,15 +73,24 @@ async def verify_email(services: Services, token: str, password: str | None) -> 
     record = await VerificationToken.get_or_none(token_hash=token_digest(token or ""))
     if record is None or record.used_at or record.revoked_at or record.expires_at <= now:
         raise invalid_token()
+    if record.purpose is VerificationPurpose.RESET_PASSWORD:  # spent by resetPassword only
+        raise invalid_token()
     user = await User.get(id=record.user_id)
     if user.password_hash is None:
-        problems = (
-            check_password(password or "")
-            if password
-            else [FieldProblem("password", "choose a password of at least 10 characters")]
-        )
+        if not password:
+            raise InvalidInput(
+                [FieldProblem("password", "choose a password of at least 10 characters")],
+                "Choose a password to finish setting up your account.",
+            )
+        problems = await check_password(services.settings, password, user_inputs=[user.email])
         if problems:
-            raise InvalidInput(problems, "Choose a password to finish setting up your account.")
+            raise invalid_input(problems)
+    # hashed before the transaction, which must not hold the write lock for a hash's time
+    new_hash = (
+        await hash_password(services.settings, password)
+        if user.password_hash is None and password
+        else None
+    )
     async with unit_of_work(services) as uow:
         conn = uow.conn
         spent = (
@@ -90,8 +101,8 @@ async def verify_email(services: Services, token: str, password: str | None) -> 
         if spent != 1:
             raise invalid_token()
         updates: dict[str, object] = {"email_verified_at": now}
-        if user.password_hash is None and password:
-            updates["password_hash"] = hash_password(password)
+        if new_hash is not None:
+            updates["password_hash"] = new_hash
         if record.purpose is VerificationPurpose.CHANGE_EMAIL and record.new_email:
             updates["email"] = record.new_email
             # links sent to the old address must not verify the new one
