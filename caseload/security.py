@@ -39,7 +39,9 @@ class _Hashing:
 @lru_cache(maxsize=4)
 def _hashing(time_cost: int, memory_cost: int, threads: int) -> _Hashing:
     hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="password")
+    pool = ThreadPoolExecutor(
+        max_workers=threads, thread_name_prefix=f"password-t{time_cost}-m{memory_cost}"
+    )
     return _Hashing(hasher, pool, hasher.hash("caseload-dummy-password"))
 
 
