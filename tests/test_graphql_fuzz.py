@@ -27,7 +27,8 @@ EXPECTED_MESSAGES = re.compile(
     r"^(Syntax Error|Expected value of type|Variable '|Argument '|Field '|Cannot query field"
     r"|Unknown argument|Int cannot represent|Float cannot represent|String cannot represent"
     r"|ID cannot represent|Boolean cannot represent|Value cannot represent a Date"
-    r"|Enum '|Value '|'[A-Za-z]+' exceeds|Some fields need attention: |Text may not contain NUL)"
+    r"|Enum '|Value '|'[A-Za-z]+' exceeds|Some fields need attention: |Text may not contain NUL"
+    r"|Your account may not )"
 )
 # Python exception text that must never reach a client.
 EXCEPTION_TEXT = re.compile(
