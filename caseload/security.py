@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -25,24 +25,26 @@ STRENGTH_CHECKED_CHARS = 72
 MIN_STRENGTH_SCORE = 3  # zxcvbn: 3 = "safely unguessable", about 10^10 guesses
 
 
-@dataclass(frozen=True)
 class _Hashing:
-    hasher: PasswordHasher
-    # Hashes, verifications and strength checks of one process wait here for a free thread,
-    # so a burst of log-ins costs bounded memory (memory_cost each) and never blocks the loop.
-    pool: ThreadPoolExecutor
-    # Verified against when the account does not exist, so timing does not reveal which
-    # e-mails exist; made with the same cost as real hashes.
-    dummy_hash: str
+    def __init__(self, time_cost: int, memory_cost: int, threads: int) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)
+        # Hashes, verifications and strength checks of one process wait here for a free
+        # thread, so a burst of log-ins costs bounded memory (memory_cost each) and CPU, and
+        # never blocks the event loop.
+        self.pool = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix=f"password-t{time_cost}-m{memory_cost}"
+        )
+
+    @cached_property
+    def dummy_hash(self) -> str:
+        """Verified against when the account does not exist, so timing does not reveal which
+        e-mails exist; made (in a pool thread, on first use) with the cost of real hashes."""
+        return self.hasher.hash("caseload-dummy-password")
 
 
 @lru_cache(maxsize=4)
 def _hashing(time_cost: int, memory_cost: int, threads: int) -> _Hashing:
-    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)
-    pool = ThreadPoolExecutor(
-        max_workers=threads, thread_name_prefix=f"password-t{time_cost}-m{memory_cost}"
-    )
-    return _Hashing(hasher, pool, hasher.hash("caseload-dummy-password"))
+    return _Hashing(time_cost, memory_cost, threads)
 
 
 def _for(settings: Settings) -> _Hashing:
