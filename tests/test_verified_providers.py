@@ -86,21 +86,24 @@ async def test_an_unconfirmed_provider_gets_email_not_verified_until_confirming(
     }
 
 
-async def test_the_confirmation_can_be_sent_again(api: Api) -> None:
-    provider, _ = await sign_up_provider(api, email="again@example.com", verified=False)
-    assert (await api.gql(RESEND))["resendEmailConfirmation"] is False  # no session
-    assert (await api.gql(RESEND, token=provider))["resendEmailConfirmation"] is True
+async def _confirmation_links(api: Api, address: str) -> list[str]:
     await run_worker(api.settings)
     mails = [read_mail(p) for p in mail_files(api.settings)]
-    links = [link_token_of(m) for m in mails if m["To"] == "again@example.com"]
-    assert len(links) == 2
-    # each mail issues a fresh link and retires the older one: exactly one of them works
-    outcomes = []
-    for link in links:
-        verified = await api.gql(VERIFY, {"i": {"token": link, "password": PASSWORD}})
-        outcomes.append(verified["verifyEmail"]["__typename"])
-    outcomes.sort()
-    assert outcomes == ["AuthError", "AuthSuccess"]
+    return [link_token_of(m) for m in mails if m["To"] == address]
+
+
+async def test_the_confirmation_can_be_sent_again(api: Api) -> None:
+    provider, _ = await sign_up_provider(api, email="again@example.com", verified=False)
+    [lost] = await _confirmation_links(api, "again@example.com")  # the sign-up's own
+    assert (await api.gql(RESEND))["resendEmailConfirmation"] is False  # no session
+    assert (await api.gql(RESEND, token=provider))["resendEmailConfirmation"] is True
+    links = await _confirmation_links(api, "again@example.com")
+    [fresh] = [link for link in links if link != lost]
+    # the new mail's link works; it retired the older one
+    old = await api.gql(VERIFY, {"i": {"token": lost, "password": PASSWORD}})
+    assert old["verifyEmail"]["__typename"] == "AuthError"
+    new = await api.gql(VERIFY, {"i": {"token": fresh, "password": PASSWORD}})
+    assert new["verifyEmail"]["__typename"] == "AuthSuccess"
     added = (await api.gql(ADD, {"i": _person()}, provider))["addClient"]
     assert added["__typename"] == "AddClientSuccess"
 
