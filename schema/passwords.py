@@ -12,19 +12,23 @@ from schema.context import Info
 
 @strawberry.input(description="The address of the account whose password is forgotten.")
 class RequestPasswordResetInput:
-    email: str
+    email: str = strawberry.field(description="The account's e-mail address, as typed.")
 
 
 @strawberry.input(description="The token from a password-reset link and the new password.")
 class ResetPasswordInput:
-    token: str
-    password: str
+    token: str = strawberry.field(description="The `token` query parameter of the link.")
+    password: str = strawberry.field(
+        description="The new password: 10 to 256 characters, not easy to guess."
+    )
 
 
 @strawberry.input(description="The current password and the new one.")
 class ChangePasswordInput:
-    current_password: str
-    new_password: str
+    current_password: str = strawberry.field(description="The password in use now.")
+    new_password: str = strawberry.field(
+        description="The new password: 10 to 256 characters, not easy to guess."
+    )
 
 
 @strawberry.type
