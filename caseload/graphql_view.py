@@ -28,9 +28,11 @@ def bearer_token(value: object) -> str | None:
 
 def _ip(value: str) -> IPv4Address | IPv6Address | None:
     try:
-        return ip_address(value.strip())
+        address = ip_address(value.strip())
     except ValueError:
         return None
+    # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d
+    return (address.ipv4_mapped or address) if isinstance(address, IPv6Address) else address
 
 
 def client_address(
@@ -44,8 +46,10 @@ def client_address(
     """
     peer = request.client.host if request.client else None
     peer_ip = _ip(peer) if peer else None
-    if peer_ip is None or not _trusted(peer_ip, trusted_proxies):
+    if peer_ip is None:
         return peer
+    if not _trusted(peer_ip, trusted_proxies):
+        return str(peer_ip)
     forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
     address = str(peer_ip)
     for hop in reversed([part for part in forwarded.split(",") if part.strip()]):

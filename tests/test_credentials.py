@@ -164,6 +164,7 @@ def test_client_address_believes_forwarded_for_only_from_trusted_proxies() -> No
     assert client_address(_request("10.1.1.1", "10.3.3.3"), proxies) == "10.3.3.3"
     assert client_address(_request("10.1.1.1"), proxies) == "10.1.1.1"
     assert client_address(_request("fd00::1", "2001:db8::7"), proxies) == "2001:db8::7"
+    assert client_address(_request("::ffff:10.1.1.1", "203.0.113.5"), proxies) == "203.0.113.5"
 
 
 def _provider(n: int | str) -> dict[str, Any]:
