@@ -28,4 +28,4 @@ USER caseload
 EXPOSE 8000
 # No HEALTHCHECK here: the worker runs from this image too; docker-compose.yml checks the API.
 CMD ["uvicorn", "caseload.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--ws", "websockets-sansio", "--no-access-log"]
+     "--ws", "websockets-sansio", "--no-access-log", "--no-proxy-headers"]

@@ -133,6 +133,7 @@ def serve(
         "--log-level",
         "warning",
         "--no-access-log",
+        "--no-proxy-headers",
     ]
     if factory:
         command.append("--factory")

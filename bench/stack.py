@@ -70,6 +70,7 @@ class Stack:
                     "--log-level",
                     "warning",
                     "--no-access-log",
+                    "--no-proxy-headers",
                     "--ws",
                     "websockets-sansio",
                 ],

@@ -80,6 +80,9 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
             log_level="info",
             access_log=False,  # request lines can carry ids in query strings; keep logs lean
             ws="websockets-sansio",
+            # X-Forwarded-For is believed only from CASELOAD_TRUSTED_PROXIES (graphql_view),
+            # never by uvicorn on its own (it would trust any process on loopback)
+            proxy_headers=False,
         )
     finally:
         for process in worker_processes:
@@ -143,7 +146,7 @@ def create_staff(settings: Settings, email: str) -> int:
     password = os.environ.get("CASELOAD_STAFF_PASSWORD") or getpass.getpass("Password: ")
 
     async def run() -> str:
-        user = await make_staff(email, password)
+        user = await make_staff(email, password, settings=settings)
         return f"Staff account {user.id} created."
 
     return _run_use_case(settings, run)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
 
 from starlette.requests import Request
@@ -24,8 +26,46 @@ def bearer_token(value: object) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def client_address(request: Request | WebSocket) -> str | None:
-    return request.client.host if request.client else None
+def _ip(value: str) -> IPv4Address | IPv6Address | None:
+    try:
+        address = ip_address(value.strip())
+    except ValueError:
+        return None
+    # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d
+    return (address.ipv4_mapped or address) if isinstance(address, IPv6Address) else address
+
+
+def client_address(
+    request: Request | WebSocket, trusted_proxies: Sequence[IPv4Network | IPv6Network] = ()
+) -> str | None:
+    """The address of the client: the direct peer, unless that is a trusted proxy.
+
+    Behind trusted proxies, X-Forwarded-For is read from the right (the hops our own proxies
+    appended) and the first address that is not a trusted proxy is the client's; what lies to
+    its left was written by the client and is ignored.
+    """
+    peer = request.client.host if request.client else None
+    peer_ip = _ip(peer) if peer else None
+    if peer_ip is None:
+        return peer
+    if not _trusted(peer_ip, trusted_proxies):
+        return str(peer_ip)
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    address = str(peer_ip)
+    for hop in reversed([part for part in forwarded.split(",") if part.strip()]):
+        hop_ip = _ip(hop)
+        if hop_ip is None:
+            break  # not an address: nothing left of it can be believed
+        address = str(hop_ip)
+        if not _trusted(hop_ip, trusted_proxies):
+            break
+    return address
+
+
+def _trusted(
+    address: IPv4Address | IPv6Address, networks: Sequence[IPv4Network | IPv6Network]
+) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
 
 
 class CaseloadGraphQL(GraphQL[Context, None]):
@@ -44,14 +84,15 @@ class CaseloadGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        actor = None
+        actor = token = None
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
             actor = await authenticate(self.services.settings, token)
         return Context(
             services=self.services,
             actor=actor,
-            address=client_address(request),
+            token=token if actor else None,
+            address=client_address(request, self.services.settings.trusted_proxies),
             request=request,
             response=response,
         )
@@ -65,4 +106,5 @@ class CaseloadGraphQL(GraphQL[Context, None]):
         if actor is None:
             raise ConnectionRejectionError({"reason": "invalid or expired token"})
         context.actor = actor
+        context.token = token
         return None

@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     public_url: str = "http://127.0.0.1:8000"
     allowed_origins: list[str] = Field(default_factory=list)
+    # direct peers (load balancers, reverse proxies) whose X-Forwarded-For is believed; from
+    # anyone else the header is ignored and the peer's own address counts
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
     email_backend: EmailBackend = EmailBackend.FILE
     smtp_host: str = "127.0.0.1"
@@ -60,8 +63,21 @@ class Settings(BaseSettings):
     session_idle_seconds: int = 30 * 60
     # how often a live subscription re-checks that its session is still usable
     live_session_check_seconds: float = 5.0
+    # failed log-ins per account from one address (the low limit that stops guessing), and per
+    # account from every address together (high, so a stranger cannot lock the owner out)
     login_max_failures: int = 5
+    login_max_failures_per_account: int = 100
     login_failure_window_seconds: int = 15 * 60
+    signup_max_per_hour: int = 20  # sign-ups per client address
+    email_confirmation_resends_per_hour: int = 5  # per account
+    # password-reset e-mails per address asked for, and per client address asking
+    password_reset_max_per_email_per_hour: int = 3
+    password_reset_max_per_address_per_hour: int = 20
+    password_reset_ttl_seconds: int = 3600
+    # argon2id cost (memory in KiB), and how many hashes one process computes at once
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_cost: int = Field(default=65536, ge=8)
+    password_hash_threads: int = Field(default=2, ge=1)
     invitation_ttl_seconds: int = 7 * 24 * 3600
     # onboarding reminders: the first this many days after the invitation, then every
     # reminder_every_days, at most reminder_max of them

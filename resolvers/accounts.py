@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 
 from caseload.security import hash_password, verify_password
+from caseload.settings import Settings, get_settings
 from importing.fields import FieldInvalid, normalize_email, normalize_name
 from models import Client, Provider, Role, User
 from resolvers.actor import Actor
-from resolvers.errors import AuthFailure, DomainError, FieldProblem, InvalidInput
+from resolvers.credentials import (
+    RateLimited,
+    check_not_locked,
+    check_password,
+    count_failure,
+    hashed,
+    invalid_input,
+    login_counters,
+    login_email,
+)
+from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session, revoke_session
 from resolvers.unit_of_work import unit_of_work
-
-MIN_PASSWORD = 10
-MAX_PASSWORD = 256
-SIGNUPS_PER_ADDRESS_PER_HOUR = 20
 
 EMAIL_CONFIRMATION = "email.confirm_account"
 
@@ -40,23 +46,6 @@ class ClientSignUp:
     last_name: str
 
 
-class RateLimited(DomainError):
-    code = "RATE_LIMITED"
-
-
-def _hashed(value: str) -> str:
-    # Redis keys carry no e-mail addresses.
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
-def check_password(password: str) -> list[FieldProblem]:
-    if len(password) < MIN_PASSWORD:
-        return [FieldProblem("password", f"must be at least {MIN_PASSWORD} characters")]
-    if len(password) > MAX_PASSWORD:
-        return [FieldProblem("password", f"must be at most {MAX_PASSWORD} characters")]
-    return []
-
-
 def _email_or_problem(raw: str, problems: list[FieldProblem]) -> str:
     try:
         return normalize_email(raw)
@@ -75,7 +64,9 @@ def _name_or_problem(raw: str | None, field: str, problems: list[FieldProblem]) 
 
 async def _throttle_signup(services: Services, address: str | None) -> None:
     if address and not await services.limiter.hit(
-        f"signup:ip:{address}", limit=SIGNUPS_PER_ADDRESS_PER_HOUR, window_seconds=3600
+        f"signup:ip:{hashed(address)}",
+        limit=services.settings.signup_max_per_hour,
+        window_seconds=3600,
     ):
         raise RateLimited("Too many sign-ups from this address. Try again in an hour.")
 
@@ -99,10 +90,12 @@ async def sign_up_provider(
     practice_name = (
         normalize_name(data.practice_name, required=False) if data.practice_name else None
     )
-    problems += check_password(data.password)
+    problems += await check_password(
+        services.settings, data.password, user_inputs=[email, display_name, practice_name or ""]
+    )
     if problems:
-        raise InvalidInput(problems)
-    password_hash = hash_password(data.password)
+        raise invalid_input(problems)
+    password_hash = await hash_password(services.settings, data.password)
     try:
         async with unit_of_work(services) as uow:
             user = await User.create(
@@ -125,10 +118,12 @@ async def sign_up_client(
     email = _email_or_problem(data.email, problems)
     first = _name_or_problem(data.first_name, "firstName", problems)
     last = _name_or_problem(data.last_name, "lastName", problems)
-    problems += check_password(data.password)
+    problems += await check_password(
+        services.settings, data.password, user_inputs=[email, first, last]
+    )
     if problems:
-        raise InvalidInput(problems)
-    password_hash = hash_password(data.password)
+        raise invalid_input(problems)
+    password_hash = await hash_password(services.settings, data.password)
     try:
         async with unit_of_work(services) as uow:
             user = await User.create(
@@ -150,27 +145,18 @@ async def sign_up_client(
 async def log_in(
     services: Services, email: str, password: str, *, address: str | None = None
 ) -> IssuedSession:
-    settings = services.settings
-    try:
-        normalized = normalize_email(email)
-    except FieldInvalid:
-        normalized = email.strip().lower()
-    keys = [f"login:fail:email:{_hashed(normalized)}"]
-    if address:
-        keys.append(f"login:fail:ip:{address}")
-    limits = [settings.login_max_failures, settings.login_max_failures * 10]
-    for key, limit in zip(keys, limits, strict=False):
-        if await services.limiter.count(key) >= limit:
-            raise RateLimited("Too many failed log-ins. Wait 15 minutes, or reset your password.")
+    """Failures count per account and per (account, address); RATE_LIMITED names the reset."""
+    normalized = login_email(email)
+    counters = await login_counters(services.limiter, normalized, address)
+    await check_not_locked(services, counters)
     user = await User.get_or_none(email=normalized)
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        for key, limit in zip(keys, limits, strict=False):
-            await services.limiter.hit(
-                key, limit=limit, window_seconds=settings.login_failure_window_seconds
-            )
+    password_hash = user.password_hash if user else None
+    if not await verify_password(services.settings, password_hash, password) or user is None:
+        await count_failure(services, counters)
         raise AuthFailure("The e-mail or password is not right.", code="INVALID_CREDENTIALS")
-    await services.limiter.reset(keys[0])
-    return await open_session(settings, user)
+    if counters.pair:
+        await services.limiter.reset(counters.pair)
+    return await open_session(services.settings, user)
 
 
 async def log_out(services: Services, actor: Actor | None) -> bool:
@@ -180,16 +166,34 @@ async def log_out(services: Services, actor: Actor | None) -> bool:
     return True
 
 
-async def create_staff(email: str, password: str) -> User:
+async def resend_email_confirmation(services: Services, actor: Actor | None) -> bool:
+    """Send the sign-up confirmation again; true whether or not one went (rate-limited, done)."""
+    if actor is None:
+        return False
+    if not await services.limiter.hit(
+        f"confirm:resend:{actor.user_id}",
+        limit=services.settings.email_confirmation_resends_per_hour,
+        window_seconds=3600,
+    ):
+        return True
+    user = await User.get_or_none(id=actor.user_id)
+    if user is None or user.email_verified_at is not None:
+        return True
+    async with unit_of_work(services) as uow:
+        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+    return True
+
+
+async def create_staff(email: str, password: str, *, settings: Settings | None = None) -> User:
     """Make a staff account (the CLI's create-staff)."""
+    settings = settings or get_settings()
     problems: list[FieldProblem] = []
     normalized = _email_or_problem(email, problems)
-    problems += check_password(password)
+    problems += await check_password(settings, password, user_inputs=[normalized])
     if problems:
-        raise InvalidInput(problems)
+        raise invalid_input(problems)
+    password_hash = await hash_password(settings, password)
     try:
-        return await User.create(
-            email=normalized, password_hash=hash_password(password), role=Role.STAFF
-        )
+        return await User.create(email=normalized, password_hash=password_hash, role=Role.STAFF)
     except IntegrityError:
         raise _email_taken() from None

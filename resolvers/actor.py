@@ -15,6 +15,8 @@ class Actor:
     session_id: UUID | None = None
     provider_id: UUID | None = None
     client_id: UUID | None = None
+    # the account's own e-mail is confirmed (providers need it to add, import, message, schedule)
+    email_verified: bool = False
 
     @property
     def is_provider(self) -> bool:

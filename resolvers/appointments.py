@@ -20,7 +20,13 @@ from resolvers.errors import (
     OnboardingIncomplete,
 )
 from resolvers.onboarding import OnboardingState, clients_with_current_forms, state_of
-from resolvers.policies import appointments_visible_to, parse_id, require_provider, visible_link
+from resolvers.policies import (
+    appointments_visible_to,
+    parse_id,
+    require_provider,
+    require_verified_provider,
+    visible_link,
+)
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, unit_of_work
 
@@ -93,7 +99,7 @@ async def schedule(
     services: Services, actor: Actor | None, data: NewAppointment
 ) -> AppointmentView:
     """Any onboarding state may be scheduled; an archived client may not."""
-    provider_id = require_provider(actor)
+    provider_id = require_verified_provider(actor)
     assert actor is not None
     start, end = check_times(data.starts_at, data.ends_at)
     link = await visible_link(actor, data.client_id)

@@ -19,7 +19,7 @@ from resolvers.client_input import NewClient, check_new_client
 from resolvers.client_views import ClientView, link_view
 from resolvers.errors import DomainError, FieldProblem, InvalidInput
 from resolvers.names import search_fields
-from resolvers.policies import require_provider
+from resolvers.policies import require_verified_provider
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, unit_of_work
 
@@ -93,7 +93,7 @@ async def _add_checked(
 
 
 async def add_client(services: Services, actor: Actor | None, data: NewClient) -> AddedClient:
-    provider_id = require_provider(actor)
+    provider_id = require_verified_provider(actor)
     assert actor is not None
     checked = check_new_client(data, services.settings.phone_region)
     try:
@@ -107,7 +107,7 @@ async def add_clients(
     services: Services, actor: Actor | None, items: list[NewClient]
 ) -> list[AddedClient | DomainError]:
     """Each item answers for itself: added, already on the list, or why not (nothing half-done)."""
-    require_provider(actor)
+    require_verified_provider(actor)
     if len(items) > MAX_BATCH:
         raise InvalidInput(
             [

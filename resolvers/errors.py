@@ -66,3 +66,12 @@ def not_authenticated() -> AuthFailure:
 
 def forbidden(what: str = "do this") -> AuthFailure:
     return AuthFailure(f"Your account may not {what}.", code="FORBIDDEN")
+
+
+def email_not_verified() -> AuthFailure:
+    """A provider who has not confirmed their own e-mail yet (EMAIL_NOT_VERIFIED)."""
+    return AuthFailure(
+        "Confirm your e-mail address first: open the link in the confirmation e-mail we sent "
+        "you, or ask for a new one.",
+        code="EMAIL_NOT_VERIFIED",
+    )

@@ -20,7 +20,7 @@ from resolvers.actor import Actor
 from resolvers.cursors import encode_cursor, read_int_cursor, read_time_cursor, time_cursor
 from resolvers.errors import DomainError, InvalidState, NotFound
 from resolvers.import_runner import TERMINAL, forget_file, import_channel, snapshot
-from resolvers.policies import parse_id, require_provider
+from resolvers.policies import parse_id, require_provider, require_verified_provider
 from resolvers.ports import Services
 
 RUN_IMPORT = "run_import"
@@ -50,7 +50,7 @@ async def start_import(
     services: Services, actor: Actor | None, request: ImportRequest
 ) -> ClientImport:
     """Check the file synchronously, store it with its job row, and queue the job."""
-    provider_id = require_provider(actor)
+    provider_id = require_verified_provider(actor)
     settings = services.settings
     if not await services.limiter.hit(
         f"import:provider:{provider_id}", limit=IMPORTS_PER_HOUR, window_seconds=3600

@@ -19,7 +19,7 @@ from resolvers.client_views import account_of, client_view, link_view
 from resolvers.errors import FieldProblem, InvalidInput, NotFound
 from resolvers.message_feed import message_channel, message_event
 from resolvers.message_threads import ThreadView, other_side, visible_thread
-from resolvers.policies import parse_id, require_party, visible_link
+from resolvers.policies import parse_id, require_party, require_verified_provider, visible_link
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, unit_of_work
 
@@ -167,6 +167,7 @@ async def _put_on_list(uow: UnitOfWork, actor: Actor, provider_id: UUID, client:
 
 async def _from_provider(services: Services, actor: Actor, target: str, body: str) -> SentMessage:
     """To a client on the provider's list; an archived one too (archiving only hides them)."""
+    require_verified_provider(actor)
     link = await visible_link(actor, target)
     client = link.client
     provider = await Provider.get(id=link.provider_id)

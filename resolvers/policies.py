@@ -9,7 +9,7 @@ from tortoise.queryset import QuerySet
 from models import Appointment, Message, MessageThread, ProviderClient
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView
-from resolvers.errors import NotFound, forbidden, not_authenticated
+from resolvers.errors import NotFound, email_not_verified, forbidden, not_authenticated
 
 
 def require_provider(actor: Actor | None) -> UUID:
@@ -18,6 +18,15 @@ def require_provider(actor: Actor | None) -> UUID:
     if not actor.is_provider or actor.provider_id is None:
         raise forbidden("manage a client list")
     return actor.provider_id
+
+
+def require_verified_provider(actor: Actor | None) -> UUID:
+    """A provider who confirmed their own e-mail: needed to store a client's data or mail them."""
+    provider_id = require_provider(actor)
+    assert actor is not None
+    if not actor.email_verified:
+        raise email_not_verified()
+    return provider_id
 
 
 def require_client(actor: Actor | None) -> UUID:

@@ -57,7 +57,13 @@ async def actor_for_user(user: User) -> Actor:
     elif user.role is Role.CLIENT:
         client = await Client.get_or_none(user_id=user.id)
         client_id = client.id if client else None
-    return Actor(user_id=user.id, role=user.role, provider_id=provider_id, client_id=client_id)
+    return Actor(
+        user_id=user.id,
+        role=user.role,
+        provider_id=provider_id,
+        client_id=client_id,
+        email_verified=user.email_verified_at is not None,
+    )
 
 
 async def authenticate(
@@ -78,6 +84,7 @@ async def authenticate(
         session_id=session.id,
         provider_id=session.provider_id,
         client_id=session.client_id,
+        email_verified=session.user.email_verified_at is not None,
     )
 
 

@@ -16,9 +16,9 @@ from caseload.security import hash_password, new_token, token_digest, verify_pas
 from models import Client, ProviderClient, Role, User, VerificationPurpose, VerificationToken
 from resolvers import audit
 from resolvers.acceptance import accept_into, accept_into_new_account
-from resolvers.accounts import RateLimited, check_password
 from resolvers.actor import Actor
 from resolvers.client_events import announce_client_change
+from resolvers.credentials import RateLimited, check_password, invalid_input
 from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.ports import Services
@@ -43,11 +43,13 @@ async def issue_token(
     *,
     new_email: str | None = None,
     record_id: UUID | None = None,
+    ttl_seconds: int | None = None,
 ) -> str:
     """A fresh token for the link in an e-mail; older unused ones of the same purpose stop working.
 
     An invitation's token belongs to its list entry (`record_id`), every other to an account.
     """
+    lifetime = ttl_seconds or services.settings.invitation_ttl_seconds
     token = new_token()
     now = datetime.now(UTC)
     owner = {"record_id": record_id} if record_id is not None else {"user_id": user_id}
@@ -62,7 +64,7 @@ async def issue_token(
             purpose=purpose,
             token_hash=token_digest(token),
             new_email=new_email,
-            expires_at=now + timedelta(seconds=services.settings.invitation_ttl_seconds),
+            expires_at=now + timedelta(seconds=lifetime),
             using_db=conn,
         )
     return token
@@ -77,14 +79,24 @@ async def revoke_tokens(user_id: UUID, purpose: VerificationPurpose, conn: objec
     await query.update(revoked_at=datetime.now(UTC))
 
 
-def _check_new_password(password: str | None) -> None:
-    problems = (
-        check_password(password or "")
-        if password
-        else [FieldProblem("password", "choose a password of at least 10 characters")]
-    )
+async def _chosen_password_hash(services: Services, email: str, password: str | None) -> str:
+    """The hash of a first password, once it passes the credentials policy."""
+    if not password:
+        raise InvalidInput(
+            [FieldProblem("password", "choose a password of at least 10 characters")],
+            "Choose a password to finish setting up your account.",
+        )
+    problems = await check_password(services.settings, password, user_inputs=[email])
     if problems:
-        raise InvalidInput(problems, "Choose a password to finish setting up your account.")
+        raise invalid_input(problems)
+    return await hash_password(services.settings, password)
+
+
+async def _new_password_hash(services: Services, user: User, password: str | None) -> str | None:
+    """A first password for an account that has none yet; None when it has one."""
+    if user.password_hash is not None:
+        return None
+    return await _chosen_password_hash(services, user.email, password)
 
 
 async def _spend(uow: UnitOfWork, token_id: UUID, now: datetime) -> None:
@@ -99,7 +111,7 @@ async def _spend(uow: UnitOfWork, token_id: UUID, now: datetime) -> None:
 
 
 async def _accept_new_account(
-    services: Services, token: VerificationToken, link: ProviderClient, password: str
+    services: Services, token: VerificationToken, link: ProviderClient, password_hash: str
 ) -> User:
     now = datetime.now(UTC)
     async with unit_of_work(services) as uow:
@@ -107,7 +119,7 @@ async def _accept_new_account(
         user = await User.create(
             email=link.email,
             role=Role.CLIENT,
-            password_hash=hash_password(password),
+            password_hash=password_hash,
             email_verified_at=now,
             using_db=uow.conn,
         )
@@ -115,6 +127,21 @@ async def _accept_new_account(
         actor = Actor(user_id=user.id, role=Role.CLIENT, client_id=link.client_id)
         await audit.record(actor, "client.accept", client_id=link.client_id, conn=uow.conn)
     return user
+
+
+async def _check_account_password(
+    services: Services, token: VerificationToken, user: User, password: str | None
+) -> None:
+    if not await services.limiter.hit(
+        f"accept:{token.id}", limit=ACCEPT_ATTEMPTS, window_seconds=ACCEPT_WINDOW_SECONDS
+    ):
+        raise RateLimited("Too many wrong passwords for this link. Try again in 15 minutes.")
+    if not await verify_password(services.settings, user.password_hash, password or ""):
+        raise AuthFailure(
+            "This address already has a Caseload account: enter its password to accept "
+            "the invitation.",
+            code="INVALID_CREDENTIALS",
+        )
 
 
 async def _accept_existing_account(
@@ -130,18 +157,10 @@ async def _accept_existing_account(
             [FieldProblem("email", "belongs to a provider or staff account")],
             "This address has a provider or staff account. Ask for an invitation to another address.",
         )
-    if user.password_hash is None:
-        _check_new_password(password)
-    elif not await services.limiter.hit(
-        f"accept:{token.id}", limit=ACCEPT_ATTEMPTS, window_seconds=ACCEPT_WINDOW_SECONDS
-    ):
-        raise RateLimited("Too many wrong passwords for this link. Try again in 15 minutes.")
-    elif not verify_password(user.password_hash, password or ""):
-        raise AuthFailure(
-            "This address already has a Caseload account: enter its password to accept "
-            "the invitation.",
-            code="INVALID_CREDENTIALS",
-        )
+    # an account nobody chose a password for yet: the link sets the first one
+    new_hash = await _new_password_hash(services, user, password)
+    if new_hash is None:
+        await _check_account_password(services, token, user, password)
     person = await Client.get(user_id=user.id)
     now = datetime.now(UTC)
     async with unit_of_work(services) as uow:
@@ -149,8 +168,8 @@ async def _accept_existing_account(
         updates: dict[str, object] = {}
         if user.email_verified_at is None:
             updates["email_verified_at"] = now  # the link proves the address
-        if user.password_hash is None and password:
-            updates["password_hash"] = hash_password(password)
+        if new_hash is not None:
+            updates["password_hash"] = new_hash
         if updates:
             await User.filter(id=user.id).using_db(uow.conn).update(**updates)
         await accept_into(uow, link, person)
@@ -168,10 +187,9 @@ async def _accept_invitation(
         raise invalid_token()
     user = await User.get_or_none(email=link.email)
     if user is None:
-        _check_new_password(password)
-        assert password is not None
+        password_hash = await _chosen_password_hash(services, link.email, password)
         try:
-            user = await _accept_new_account(services, token, link, password)
+            user = await _accept_new_account(services, token, link, password_hash)
         except IntegrityError:
             # the address got an account a moment ago: accept into it, with its password
             user = await User.get(email=link.email)
@@ -192,14 +210,14 @@ async def verify_email(services: Services, token: str, password: str | None) -> 
     if record.purpose not in (VerificationPurpose.VERIFY_EMAIL, VerificationPurpose.CHANGE_EMAIL):
         raise invalid_token()  # other links (a password reset) are spent elsewhere
     user = await User.get(id=record.user_id)
-    if user.password_hash is None:
-        _check_new_password(password)
+    # hashed before the transaction, which must not hold the write lock for a hash's time
+    new_hash = await _new_password_hash(services, user, password)
     async with unit_of_work(services) as uow:
         conn = uow.conn
         await _spend(uow, record.id, now)
         updates: dict[str, object] = {"email_verified_at": now}
-        if user.password_hash is None and password:
-            updates["password_hash"] = hash_password(password)
+        if new_hash is not None:
+            updates["password_hash"] = new_hash
         if record.purpose is VerificationPurpose.CHANGE_EMAIL and record.new_email:
             updates["email"] = record.new_email
             # links sent to the old address must not verify the new one

@@ -117,7 +117,7 @@ class VerifyEmailInput:
     password: str | None = None
 
 
-def _auth_error(error: DomainError) -> AuthError | InputError:
+def auth_error(error: DomainError) -> AuthError | InputError:
     result = to_error(error)
     assert isinstance(result, AuthError | InputError)
     return result
@@ -148,7 +148,7 @@ class AccountMutations:
         try:
             issued = await accounts.sign_up_provider(ctx.services, data, address=ctx.address)
         except DomainError as error:
-            return _auth_error(error)
+            return auth_error(error)
         return AuthSuccess.from_session(issued)
 
     @strawberry.mutation
@@ -163,7 +163,7 @@ class AccountMutations:
         try:
             issued = await accounts.sign_up_client(ctx.services, data, address=ctx.address)
         except DomainError as error:
-            return _auth_error(error)
+            return auth_error(error)
         return AuthSuccess.from_session(issued)
 
     @strawberry.mutation
@@ -174,7 +174,7 @@ class AccountMutations:
                 ctx.services, input.email, input.password, address=ctx.address
             )
         except DomainError as error:
-            return _auth_error(error)
+            return auth_error(error)
         return AuthSuccess.from_session(issued)
 
     @strawberry.mutation
@@ -188,5 +188,5 @@ class AccountMutations:
                 info.context.services, input.token, input.password
             )
         except DomainError as error:
-            return _auth_error(error)
+            return auth_error(error)
         return AuthSuccess.from_session(issued)

@@ -17,6 +17,7 @@ class Context:
     services: Services
     actor: Actor | None
     address: str | None
+    token: str | None = None  # the caller's bearer token (changePassword answers with it)
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] = field(default_factory=dict)

@@ -37,6 +37,11 @@ class ErrorCode(Enum):
     TOO_MANY_ROWS = "TOO_MANY_ROWS"
     MISSING_REQUIRED_COLUMNS = "MISSING_REQUIRED_COLUMNS"
     RATE_LIMITED = "RATE_LIMITED"
+    EMAIL_NOT_VERIFIED = strawberry.enum_value(
+        "EMAIL_NOT_VERIFIED",
+        description="A provider who has not confirmed their own e-mail yet: follow the link of "
+        "the sign-up e-mail (resendEmailConfirmation sends another).",
+    )
 
 
 @strawberry.interface

@@ -28,6 +28,7 @@ from schema.import_progress import ImportSubscriptions
 from schema.imports import ImportMutations, ImportQueries
 from schema.messaging import MessagingMutations, MessagingQueries
 from schema.onboarding import OnboardingMutations, OnboardingQueries
+from schema.passwords import PasswordMutations
 from schema.staff import StaffMutations, StaffRootQueries
 from schema.subscriptions import Subscription as ClientSubscriptions
 from schema.text_guard import RejectNulCharacters
@@ -51,6 +52,7 @@ class Query(
 @strawberry.type
 class Mutation(
     AccountMutations,
+    PasswordMutations,
     ClientMutations,
     ImportMutations,
     AppointmentMutations,

@@ -23,8 +23,11 @@ import websockets
 from aiosmtpd.controller import Controller
 
 from caseload.embedded_redis import free_port
-from caseload.mail import read_mail_dir
+from caseload.mail import make_transport, read_mail_dir
+from caseload.redis import connect, make_services
 from caseload.settings import EmailBackend, Settings
+from models import OutboxMessage
+from workers.outbox import deliver
 from workers.settings import build_worker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,8 +77,9 @@ __typename
 
 
 async def sign_up_provider(
-    api: Api, *, email: str | None = None, name: str = "Dr Who"
+    api: Api, *, email: str | None = None, name: str = "Dr Who", verified: bool = True
 ) -> tuple[str, dict[str, Any]]:
+    """A provider over HTTP; `verified` also confirms their e-mail, which adding clients needs."""
     email = email or f"provider-{uuid.uuid4().hex[:8]}@example.com"
     data = await api.gql(
         f"mutation($i: SignUpProviderInput!) {{ signUpProvider(input: $i) {{ {AUTH_FIELDS} }} }}",
@@ -83,7 +87,44 @@ async def sign_up_provider(
     )
     result = data["signUpProvider"]
     assert result["__typename"] == "AuthSuccess", result
+    if verified:
+        await confirm_own_email(api, result["viewer"]["id"])
     return result["token"], result["viewer"]
+
+
+VERIFY_EMAIL = f"mutation($i: VerifyEmailInput!) {{ verifyEmail(input: $i) {{ {AUTH_FIELDS} }} }}"
+
+
+async def confirm_own_email(api: Api, user_id: str, password: str = PASSWORD) -> None:
+    """Confirm an account's own e-mail as its owner would: the sign-up confirmation is
+    delivered (the real renderer and mail transport, this one message only, so no other queued
+    job runs early), and its link is followed over HTTP. The session that verifyEmail opens is
+    logged out again, so the account keeps exactly the sessions a test made."""
+    message = (
+        await OutboxMessage.filter(kind="email.confirm_account", subject_id=user_id)
+        .order_by("-created_at")
+        .first()
+    )
+    assert message is not None, "no confirmation e-mail was queued"
+    redis = await connect(api.settings.redis_url or "")
+    try:
+        services = make_services(api.settings, redis)
+        outcome = await deliver(services, make_transport(api.settings), message.id)
+    finally:
+        await redis.aclose()
+    assert outcome == "sent", outcome
+    [path] = [p for p in mail_files(api.settings) if f"-{message.id}-" in p.name]
+    await follow_confirmation(api, read_mail(path), password)
+
+
+async def follow_confirmation(api: Api, mail: EmailMessage, password: str = PASSWORD) -> None:
+    """Open the link of a confirmation e-mail (verifyEmail), then end the session it opened."""
+    verified = await api.gql(
+        VERIFY_EMAIL, {"i": {"token": link_token_of(mail), "password": password}}
+    )
+    result = verified["verifyEmail"]
+    assert result["__typename"] == "AuthSuccess", result
+    assert (await api.gql("mutation { logOut }", token=result["token"]))["logOut"] is True
 
 
 async def sign_up_client(api: Api, *, email: str | None = None) -> tuple[str, dict[str, Any]]:

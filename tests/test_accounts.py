@@ -43,7 +43,7 @@ async def test_sign_up_log_in_me_log_out(api: Api) -> None:
 
 
 async def test_passwords_are_hashed_and_tokens_are_stored_hashed(api: Api) -> None:
-    token, viewer = await sign_up_provider(api)
+    token, viewer = await sign_up_provider(api, verified=False)
     user = await User.get(id=viewer["id"])
     assert user.password_hash and user.password_hash.startswith("$argon2")
     assert PASSWORD not in user.password_hash
@@ -105,7 +105,9 @@ async def test_expired_and_idle_sessions_are_refused(api: Api) -> None:
 
 
 async def test_sign_up_sends_confirmation_through_the_outbox(api: Api) -> None:
-    _token, viewer = await sign_up_provider(api, email="confirm@example.com", name="Dr Secret")
+    _token, viewer = await sign_up_provider(
+        api, email="confirm@example.com", name="Dr Secret", verified=False
+    )
     await run_worker(api.settings)
     files = mail_files(api.settings)
     assert len(files) == 1

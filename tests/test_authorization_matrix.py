@@ -28,7 +28,16 @@ from tests.support import (
 )
 from tests.test_schema_contract import _ours
 
-ROLES = ("anonymous", "provider_b", "verified", "unverified", "unrelated", "staff", "provider_a")
+ROLES = (
+    "anonymous",
+    "provider_b",
+    "verified",
+    "unverified",
+    "unrelated",
+    "staff",
+    "unconfirmed_provider",  # a provider who has not confirmed their own e-mail yet
+    "provider_a",
+)
 
 RESULT = "__typename ... on MutationError { code }"
 CONNECTION = "edges { node { id } }"
@@ -73,9 +82,9 @@ def _schedule(world: World, role: str) -> dict[str, Any]:
 
 
 def _message(world: World, role: str) -> dict[str, Any]:
-    if role.startswith("provider") or role in ("staff", "anonymous"):
-        return {"i": {"clientId": world.ids["verified_client"], "body": "hello"}}
-    return {"i": {"providerId": world.ids["provider_a"], "body": "hello"}}
+    if role in ("verified", "unverified", "unrelated"):  # the clients write to a provider
+        return {"i": {"providerId": world.ids["provider_a"], "body": "hello"}}
+    return {"i": {"clientId": world.ids["verified_client"], "body": "hello"}}
 
 
 QUERIES: dict[str, tuple[str, Variables]] = {
@@ -128,6 +137,15 @@ MUTATIONS: dict[str, tuple[str, Variables]] = {
         f"mutation($i: VerifyEmailInput!) {{ verifyEmail(input: $i) {{ {AUTH_FIELDS} }} }}",
         lambda w, r: {"i": {"token": "not-a-real-token"}},
     ),
+    "requestPasswordReset": (
+        "mutation($i: RequestPasswordResetInput!) { requestPasswordReset(input: $i) }",
+        lambda w, r: {"i": {"email": _fresh("reset")}},
+    ),
+    "resetPassword": (
+        f"mutation($i: ResetPasswordInput!) {{ resetPassword(input: $i) {{ {AUTH_FIELDS} }} }}",
+        lambda w, r: {"i": {"token": "not-a-real-token", "password": NEW_PASSWORD}},
+    ),
+    "resendEmailConfirmation": ("mutation { resendEmailConfirmation }", _none),
     "addClient": (
         f"mutation($i: AddClientInput!) {{ addClient(input: $i) {{ {RESULT} }} }}",
         lambda w, r: {"i": {"firstName": "N", "lastName": "E", "email": _fresh("n")}},
@@ -204,10 +222,16 @@ MUTATIONS: dict[str, tuple[str, Variables]] = {
         f"mutation($i: SendMessageInput!) {{ sendMessage(input: $i) {{ {RESULT} }} }}",
         _message,
     ),
+    # late: it changes the role's password (after logIn) and keeps the role's own session
+    "changePassword": (
+        f"mutation($i: ChangePasswordInput!) {{ changePassword(input: $i) {{ {AUTH_FIELDS} }} }}",
+        lambda w, r: {"i": {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}},
+    ),
     # last: it ends the role's session
     "logOut": ("mutation { logOut }", _none),
 }
 
+NEW_PASSWORD = "a-new-and-longer-passphrase"
 ME = "{ me { provider { id } } }"
 FORMS = "{ forms { id } }"
 THREAD = "mutation($i: SendMessageInput!) { sendMessage(input: $i) { ... on MessageSuccess { thread { id } } } }"
@@ -245,7 +269,13 @@ async def _world(api: Api) -> World:
     b, _ = await sign_up_provider(api)
     world.ids["provider_a"] = (await api.gql(ME, token=a))["me"]["provider"]["id"]
     assert (await add_client(api, b))["__typename"] == "AddClientSuccess"
-    world.tokens = {"anonymous": None, "provider_a": a, "provider_b": b}
+    unconfirmed, _ = await sign_up_provider(api, verified=False)
+    world.tokens = {
+        "anonymous": None,
+        "provider_a": a,
+        "provider_b": b,
+        "unconfirmed_provider": unconfirmed,
+    }
     for role, verified in (("verified", True), ("unverified", False), ("unrelated", True)):
         token, email = await _client_account(api, verified=verified)
         world.tokens[role] = token
@@ -369,54 +399,56 @@ async def test_every_root_field_for_every_role(api: Api) -> None:
 
 
 # Columns in ROLES order: anonymous, provider_b, verified, unverified, unrelated, staff,
-# provider_a. "null" is how a query answers an id the viewer may not see (exactly as an id
-# that does not exist); "open" is a subscription that was accepted and waits for events;
-# rows:N counts what a list shows (B has one client of its own, A three).
-# Columns in ROLES order: anonymous, provider_b, verified, unverified, unrelated, staff,
-# provider_a. "null" is how a query answers an id the viewer may not see (exactly as an id
+# unconfirmed_provider, provider_a. "null" is how a query answers an id the viewer may not see (exactly as an id
 # that does not exist); "open" is a subscription that was accepted and waits for events;
 # rows:N counts what a list shows (B has one client of its own, A three). Staff read
 # clients only through the audited `staff` object; retrying a queued import or a pending
-# message is INVALID_STATE, which still shows the staff member got past authorization.
+# message is INVALID_STATE, which still shows the staff member got past authorization. A
+# provider who has not confirmed their own e-mail gets EMAIL_NOT_VERIFIED from everything
+# that stores a client's data or mails them (add, import, message, schedule).
 TABLE: dict[str, str] = {
-    "me": "null ok ok ok ok ok ok",
-    "clients": "UNAUTHENTICATED rows:1 FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN rows:3",
-    "client": "null null ok null null null ok",
-    "clientImport": "null null null null null null ok",
-    "clientImports": "UNAUTHENTICATED rows:0 FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN rows:1",
-    "appointments": "UNAUTHENTICATED rows:0 rows:1 rows:0 rows:0 FORBIDDEN rows:1",
-    "messageThreads": "UNAUTHENTICATED rows:0 rows:1 rows:0 rows:0 FORBIDDEN rows:1",
-    "messageThread": "null null ok null null null ok",
-    "provider": "ok ok ok ok ok ok ok",
-    "forms": "rows:2 rows:2 rows:2 rows:2 rows:2 rows:2 rows:2",
-    "staff": "UNAUTHENTICATED FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN rows:3 FORBIDDEN",
-    "clientUpdated": "UNAUTHENTICATED open FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN open",
-    "messageReceived": "UNAUTHENTICATED NOT_FOUND open NOT_FOUND NOT_FOUND FORBIDDEN open",
-    "clientImportProgress": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "signUpProvider": "ok ok ok ok ok ok ok",
-    "signUpClient": "ok ok ok ok ok ok ok",
-    "logIn": "ok ok ok ok ok ok ok",
-    "verifyEmail": "INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN",
-    "addClient": "UNAUTHENTICATED ok FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "addClients": "UNAUTHENTICATED ok FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "updateClient": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "archiveClient": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "unarchiveClient": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "startClientImport": "UNAUTHENTICATED ok FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "retryClientImport": "UNAUTHENTICATED FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN INVALID_STATE FORBIDDEN",
-    "retryOutboxMessage": "UNAUTHENTICATED FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN INVALID_STATE FORBIDDEN",
-    "cancelClientImport": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "scheduleAppointment": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "confirmAppointment": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ONBOARDING_INCOMPLETE",
-    "cancelAppointment": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN ok",
-    "markThreadRead": "UNAUTHENTICATED NOT_FOUND ok NOT_FOUND NOT_FOUND FORBIDDEN ok",
-    "resendInvitation": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN ok ok",
-    "updateMyProfile": "UNAUTHENTICATED FORBIDDEN ok ok ok FORBIDDEN FORBIDDEN",
-    "setMyInsurance": "UNAUTHENTICATED FORBIDDEN ok ok ok FORBIDDEN FORBIDDEN",
-    "addMyBillingMethod": "UNAUTHENTICATED FORBIDDEN ok ok ok FORBIDDEN FORBIDDEN",
-    "acknowledgeForms": "UNAUTHENTICATED FORBIDDEN ok ok ok FORBIDDEN FORBIDDEN",
-    "sendMessage": "UNAUTHENTICATED NOT_FOUND ok ok ok FORBIDDEN ok",
-    "logOut": "false true true true true true true",
+    "me": "null ok ok ok ok ok ok ok",
+    "clients": "UNAUTHENTICATED rows:1 FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN rows:0 rows:3",
+    "client": "null null ok null null null null ok",
+    "clientImport": "null null null null null null null ok",
+    "clientImports": "UNAUTHENTICATED rows:0 FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN rows:0 rows:1",
+    "appointments": "UNAUTHENTICATED rows:0 rows:1 rows:0 rows:0 FORBIDDEN rows:0 rows:1",
+    "messageThreads": "UNAUTHENTICATED rows:0 rows:1 rows:0 rows:0 FORBIDDEN rows:0 rows:1",
+    "messageThread": "null null ok null null null null ok",
+    "provider": "ok ok ok ok ok ok ok ok",
+    "forms": "rows:2 rows:2 rows:2 rows:2 rows:2 rows:2 rows:2 rows:2",
+    "staff": "UNAUTHENTICATED FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN rows:3 FORBIDDEN FORBIDDEN",
+    "clientUpdated": "UNAUTHENTICATED open FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN open open",
+    "messageReceived": "UNAUTHENTICATED NOT_FOUND open NOT_FOUND NOT_FOUND FORBIDDEN NOT_FOUND open",
+    "clientImportProgress": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN NOT_FOUND ok",
+    "signUpProvider": "ok ok ok ok ok ok ok ok",
+    "signUpClient": "ok ok ok ok ok ok ok ok",
+    "logIn": "ok ok ok ok ok ok ok ok",
+    "requestPasswordReset": "true true true true true true true true",
+    "resetPassword": "INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN",
+    "resendEmailConfirmation": "false true true true true true true true",
+    "verifyEmail": "INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN",
+    "addClient": "UNAUTHENTICATED ok FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN EMAIL_NOT_VERIFIED ok",
+    "addClients": "UNAUTHENTICATED ok FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN EMAIL_NOT_VERIFIED ok",
+    "updateClient": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN NOT_FOUND ok",
+    "archiveClient": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN NOT_FOUND ok",
+    "unarchiveClient": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN NOT_FOUND ok",
+    "startClientImport": "UNAUTHENTICATED ok FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN EMAIL_NOT_VERIFIED ok",
+    "retryClientImport": "UNAUTHENTICATED FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN INVALID_STATE FORBIDDEN FORBIDDEN",
+    "retryOutboxMessage": "UNAUTHENTICATED FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN INVALID_STATE FORBIDDEN FORBIDDEN",
+    "cancelClientImport": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN NOT_FOUND ok",
+    "scheduleAppointment": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN EMAIL_NOT_VERIFIED ok",
+    "confirmAppointment": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN NOT_FOUND ONBOARDING_INCOMPLETE",
+    "cancelAppointment": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN NOT_FOUND ok",
+    "markThreadRead": "UNAUTHENTICATED NOT_FOUND ok NOT_FOUND NOT_FOUND FORBIDDEN NOT_FOUND ok",
+    "resendInvitation": "UNAUTHENTICATED NOT_FOUND FORBIDDEN FORBIDDEN FORBIDDEN ok NOT_FOUND ok",
+    "updateMyProfile": "UNAUTHENTICATED FORBIDDEN ok ok ok FORBIDDEN FORBIDDEN FORBIDDEN",
+    "setMyInsurance": "UNAUTHENTICATED FORBIDDEN ok ok ok FORBIDDEN FORBIDDEN FORBIDDEN",
+    "addMyBillingMethod": "UNAUTHENTICATED FORBIDDEN ok ok ok FORBIDDEN FORBIDDEN FORBIDDEN",
+    "acknowledgeForms": "UNAUTHENTICATED FORBIDDEN ok ok ok FORBIDDEN FORBIDDEN FORBIDDEN",
+    "sendMessage": "UNAUTHENTICATED NOT_FOUND ok ok ok FORBIDDEN EMAIL_NOT_VERIFIED ok",
+    "changePassword": "UNAUTHENTICATED ok ok ok ok ok ok ok",
+    "logOut": "false true true true true true true true",
 }
 
 EXPECTED: dict[tuple[str, str], str] = {

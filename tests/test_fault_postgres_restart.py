@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import IO
 
@@ -30,7 +31,9 @@ from tests.support import (
     REPO,
     Api,
     add_client,
+    follow_confirmation,
     import_status,
+    read_mail,
     record_outcome,
     sign_up_provider,
     start_import,
@@ -145,6 +148,18 @@ async def _database_counts(url: str, import_id: str) -> dict[str, int]:
         await conn.close()
 
 
+async def _mail_to(mail_dir: Path, address: str, limit: float = 30.0) -> EmailMessage:
+    """The first e-mail that reached `address`, waiting for it up to `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        for path in sorted(mail_dir.glob("*.eml")):
+            message = read_mail(path)
+            if message["To"] == address:
+                return message
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no e-mail reached {address} within {limit} s")
+
+
 async def _delivered(mail_dir: Path, address: str, limit: float = 30.0) -> int:
     """How many e-mails reached `address` once one has (or the limit passed) and 1 s more."""
     deadline = time.monotonic() + limit
@@ -208,19 +223,32 @@ async def test_postgres_restart_mid_import_finishes_with_exact_counts(
             processes.start(
                 "api",
                 *("-m", "uvicorn", "caseload.app:create_app", "--factory"),
-                *("--port", str(port), "--log-level", "warning", "--no-access-log"),
+                *(
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--no-proxy-headers",
+                ),
             )
             await _wait_ready(base)
             async with httpx.AsyncClient(timeout=60) as http:
                 api = Api(url=base, settings=settings, http=http)
-                token, _ = await sign_up_provider(api, email="before-restart@example.com")
+                token, _ = await sign_up_provider(
+                    api, email="before-restart@example.com", verified=False
+                )
+                # The worker delivers the provider's confirmation, which the provider follows
+                # (importing needs a confirmed e-mail); then the import starts.
+                worker = processes.start("worker", "-m", "caseload.cli", "worker")
+                await follow_confirmation(
+                    api, await _mail_to(settings.mail_dir, "before-restart@example.com")
+                )
                 started = await start_import(
                     api, token, many(TOTAL, domain="restart.example"), sendInvitations=False
                 )
                 assert started["__typename"] == "StartClientImportSuccess", started
                 import_id = started["clientImport"]["id"]
-
-                worker = processes.start("worker", "-m", "caseload.cli", "worker")
                 deadline = time.monotonic() + 60
                 while True:
                     job = await import_status(api, token, import_id)

@@ -30,6 +30,7 @@ from tests.support import (
     Api,
     Subscription,
     add_client,
+    follow_confirmation,
     link_token_of,
     record_outcome,
     run_worker,
@@ -107,8 +108,11 @@ async def test_no_email_of_the_flow_carries_phi(api: Api) -> None:
         },
     )
     provider = signed_up["signUpProvider"]["token"]
-    other, _ = await sign_up_provider(api, name="Dr Second Opinion")
+    other, _ = await sign_up_provider(api, name="Dr Second Opinion", verified=False)
     with smtp_server(api.settings) as (settings, inbox):
+        await run_worker(settings)  # both providers confirm their own e-mail before adding
+        for confirmation in list(inbox.messages):
+            await follow_confirmation(api, confirmation)
         added = await add_client(api, provider, **PERSON, insurance=INSURANCE)
         client_id = added["client"]["id"]
         await run_worker(settings)

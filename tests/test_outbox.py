@@ -25,7 +25,7 @@ async def test_redis_down_at_commit_delays_but_never_loses_mail(
 ) -> None:
     redis_server.stop()
     try:
-        token, _ = await sign_up_provider(api, email="offline@example.com")
+        token, _ = await sign_up_provider(api, email="offline@example.com", verified=False)
         assert token
     finally:
         redis_server.restart()
@@ -73,7 +73,7 @@ async def test_smtp_down_retries_with_backoff_then_delivers_once(api: Api) -> No
     settings = api.settings.model_copy(
         update={"email_backend": EmailBackend.SMTP, "smtp_port": port, "smtp_host": "127.0.0.1"}
     )
-    await sign_up_provider(api, email="smtp@example.com")
+    await sign_up_provider(api, email="smtp@example.com", verified=False)
     message = await OutboxMessage.get(kind="email.confirm_account")
     redis = await connect(settings.redis_url or "")
     services = make_services(settings, redis)
@@ -122,7 +122,7 @@ async def test_smtp_down_retries_with_backoff_then_delivers_once(api: Api) -> No
 
 
 async def test_a_claimed_message_is_not_sent_twice(api: Api) -> None:
-    await sign_up_provider(api)
+    await sign_up_provider(api, verified=False)
     message = await OutboxMessage.get(kind="email.confirm_account")
     redis = await connect(api.settings.redis_url or "")
     services = make_services(api.settings, redis)

@@ -24,6 +24,9 @@ LOG_IN = (
     """mutation($i: LogInInput!) { logIn(input: $i) { __typename ... on AuthSuccess { token } } }"""
 )
 
+LOG_IN_CODE = """mutation($i: LogInInput!) { logIn(input: $i) {
+  __typename ... on MutationError { code } } }"""
+
 
 def _start(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASELOAD_")}
@@ -81,6 +84,21 @@ async def test_serve_runs_everything_and_leaves_nothing_behind(tmp_path: Path) -
                 headers={"authorization": f"Bearer {token}"},
             )
             assert me.json() == {"data": {"me": {"email": "serve@example.com"}}}
+            # uvicorn believes no X-Forwarded-For on its own, not even from loopback: a new
+            # forged address per guess does not escape the per-(account, address) limit
+            wrong = {"i": {"email": "serve@example.com", "password": "not-the-password"}}
+            for n in range(5):
+                forged = {"x-forwarded-for": f"203.0.113.{n + 1}"}
+                guess = await http.post(
+                    url, json={"query": LOG_IN_CODE, "variables": wrong}, headers=forged
+                )
+                assert guess.json()["data"]["logIn"]["code"] == "INVALID_CREDENTIALS"
+            blocked = await http.post(
+                url,
+                json={"query": LOG_IN_CODE, "variables": login_vars},
+                headers={"x-forwarded-for": "203.0.113.200"},
+            )
+            assert blocked.json()["data"]["logIn"]["code"] == "RATE_LIMITED"
 
         async with websockets.connect(
             url.replace("http", "ws"), subprotocols=["graphql-transport-ws"]

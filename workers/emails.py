@@ -247,6 +247,32 @@ async def onboarding_reminder(services: Services, payload: dict[str, str]) -> Re
     )
 
 
+async def password_reset(services: Services, payload: dict[str, str]) -> Rendered:
+    """The link only; it works once, for a short time, and ends every session when used."""
+    user = await _user(payload)
+    ttl = services.settings.password_reset_ttl_seconds
+    token = await issue_token(
+        services, user.id, VerificationPurpose.RESET_PASSWORD, ttl_seconds=ttl
+    )
+    minutes = max(1, ttl // 60)
+    hours = minutes // 60
+    lifetime = f"{hours} hour{'s' * (hours > 1)}" if minutes % 60 == 0 else f"{minutes} minutes"
+    return Rendered(
+        to=user.email,
+        subject="Reset your Caseload password",
+        text=(
+            "Someone asked to reset the password of the Caseload account with this e-mail "
+            "address. To choose a new password, open this link:\n\n"
+            f"{_link(services, 'reset-password', token)}\n\n"
+            f"The link works once and expires in {lifetime}. Choosing a new password logs "
+            "you out everywhere else.\n"
+            "If you did not ask for this, you can ignore this message: your password stays "
+            "as it is.\n"
+        ),
+    )
+
+
 RENDERERS["email.invitation"] = invitation
+RENDERERS["email.password_reset"] = password_reset
 RENDERERS["email.confirm_new_address"] = confirm_new_address
 RENDERERS["email.onboarding_reminder"] = onboarding_reminder
