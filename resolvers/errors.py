@@ -66,3 +66,23 @@ def not_authenticated() -> AuthFailure:
 
 def forbidden(what: str = "do this") -> AuthFailure:
     return AuthFailure(f"Your account may not {what}.", code="FORBIDDEN")
+
+
+class EventsUnavailable(DomainError):
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self) -> None:
+        super().__init__("Live updates are unavailable right now; subscribe again in a moment.")
+
+
+class EventsLagged(DomainError):
+    code = "EVENTS_DROPPED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This subscription fell too far behind and was ended; subscribe again and re-read."
+        )
+
+
+class TooManySubscriptions(DomainError):
+    code = "TOO_MANY_SUBSCRIPTIONS"

@@ -43,7 +43,7 @@ def test_settings(
         port=port,
         public_url=f"http://127.0.0.1:{port}",
         secret_key="test-secret",
-        live_session_check_seconds=0.5,
+        ws_connection_init_timeout_seconds=1.0,
     )
 
 
