@@ -229,8 +229,10 @@ class SocketHub:
                             self._end_session(session_id)
             except DomainError as error:  # unavailable or lagged: re-read, then listen again
                 log.warning("session revocations interrupted (%s)", error.code)
-                await self.recheck_all()
-                await asyncio.sleep(1.0)
+            except Exception as error:  # noqa: BLE001 - this listener must outlive any failure
+                log.warning("session revocations interrupted (%s)", type(error).__name__)
+            await self.recheck_all()
+            await asyncio.sleep(1.0)
 
 
 def _sockets_key(actor: Actor) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 import websockets
 
@@ -179,3 +181,41 @@ async def test_sockets_per_account_are_counted_across_api_processes(api: Api) ->
                 pass
         async with socket(capped, token), socket(capped, token):
             assert await socket_close_code(capped, {"authorization": token}) == 4429
+
+
+async def test_after_a_redis_outage_the_process_resubscribes_and_rechecks_sessions(
+    api: Api, redis_server: Any, caplog: Any
+) -> None:
+    """Events come again after Redis returns, and a log-out made while it was away (its
+    announcement lost) still closes the socket: the process re-reads its sockets' sessions."""
+    token, _ = await sign_up_provider(api)
+    leaving, _ = await sign_up_provider(api)
+    caplog.set_level(logging.INFO, logger="caseload.pubsub")
+    async with socket(api, token) as staying, socket(api, leaving) as gone:
+        await staying.start("1")
+        await gone.start("1")
+        redis_server.stop()
+        try:
+            assert await api.gql("mutation { logOut }", token=leaving) == {"logOut": True}
+        finally:
+            redis_server.restart()
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            await gone.message(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        redis = aioredis.from_url(api.settings.redis_url or "")
+        try:
+            channels: list[bytes] = []
+            for _ in range(250):
+                channels = await redis.pubsub_channels("provider-clients:*")
+                if channels:
+                    break
+                await asyncio.sleep(0.02)
+            assert len(channels) == 1, "the channel was not subscribed again"
+        finally:
+            await redis.aclose()
+        added = (await add_client(api, token))["client"]["id"]
+        event = await staying.message(timeout=5)
+        assert event["payload"]["data"]["clientUpdated"]["id"] == added
+    lost = [r for r in caplog.records if "pub/sub lost Redis" in r.getMessage()]
+    back = [r for r in caplog.records if "pub/sub reconnected" in r.getMessage()]
+    assert len(lost) == 1 and len(back) == 1, [r.getMessage() for r in caplog.records]
