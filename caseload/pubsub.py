@@ -72,7 +72,10 @@ class PubSubBroker:
         self._unconfirmed: dict[str, int] = {}
         self._conn: AbstractConnection | None = None
         self._send_lock = asyncio.Lock()
-        self._reader: asyncio.Task[None] | None = None
+        # SUBSCRIBE/UNSUBSCRIBE go out in the order they were asked for, through one writer,
+        # and leaving a channel never waits (it runs in finally blocks of cancelled tasks).
+        self._commands: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
         self._reconnect_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._connected = asyncio.Event()
 
@@ -81,15 +84,18 @@ class PubSubBroker:
         self._reconnect_hooks.append(hook)
 
     async def start(self, wait: float = 5.0) -> None:
-        self._reader = asyncio.create_task(self._run(), name="pubsub-reader")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="pubsub-reader"),
+            asyncio.create_task(self._write(), name="pubsub-writer"),
+        ]
         with suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), wait)
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
+        for task in self._tasks:
+            task.cancel()
             with suppress(asyncio.CancelledError):
-                await self._reader
+                await task
         if self._conn is not None:
             await self._conn.disconnect()
             self._conn = None
@@ -105,7 +111,7 @@ class PubSubBroker:
         try:
             yield listener.events()
         finally:
-            await self._remove(listener, channels)
+            self._remove(listener, channels)
 
     async def _add(self, listener: _Listener, channels: tuple[str, ...]) -> None:
         loop = asyncio.get_running_loop()
@@ -118,18 +124,17 @@ class PubSubBroker:
             listeners.add(listener)
         try:
             if new:
-                with suppress(RedisError, OSError):  # the reconnect subscribes them instead
-                    await self._send("SUBSCRIBE", new)
+                self._commands.put_nowait(("SUBSCRIBE", new))
             waits = [asyncio.shield(self._ready[channel]) for channel in channels]
             await asyncio.wait_for(asyncio.gather(*waits), self.confirm_timeout)
         except TimeoutError:
-            await self._remove(listener, channels)
+            self._remove(listener, channels)
             raise EventsUnavailable() from None
         except BaseException:
-            await self._remove(listener, channels)
+            self._remove(listener, channels)
             raise
 
-    async def _remove(self, listener: _Listener, channels: tuple[str, ...]) -> None:
+    def _remove(self, listener: _Listener, channels: tuple[str, ...]) -> None:
         gone = []
         for channel in channels:
             listeners = self._listeners.get(channel)
@@ -143,19 +148,22 @@ class PubSubBroker:
                     ready.cancel()
                 gone.append(channel)
         if gone:
-            with suppress(RedisError, OSError):
-                await self._send("UNSUBSCRIBE", gone)
+            self._commands.put_nowait(("UNSUBSCRIBE", gone))
 
-    async def _send(self, command: str, channels: list[str]) -> None:
-        """Send on the live connection; without one, the reconnect subscribes for us."""
-        async with self._send_lock:
-            conn = self._conn
-            if conn is None or not conn.is_connected:
-                return
-            if command == "SUBSCRIBE":
-                for channel in channels:
-                    self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
-            await conn.send_command(command, *channels, check_health=False)
+    async def _write(self) -> None:
+        """Send each queued command on the live connection; without one, the reconnect
+        subscribes every channel still listened to, so nothing is lost by dropping it."""
+        while True:
+            command, channels = await self._commands.get()
+            async with self._send_lock:
+                conn = self._conn
+                if conn is None or not conn.is_connected:
+                    continue
+                if command == "SUBSCRIBE":
+                    for channel in channels:
+                        self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
+                with suppress(RedisError, OSError):  # the reader sees the drop and reconnects
+                    await conn.send_command(command, *channels, check_health=False)
 
     async def _run(self) -> None:
         lost = False
