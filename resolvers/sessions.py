@@ -129,7 +129,7 @@ async def session_deadlines(
     if not session_ids:
         return {}
     now = datetime.now(UTC)
-    sessions = await Session.filter(id__in=list(session_ids))
+    sessions = await Session.filter(id__in=[UUID(str(value)) for value in session_ids])
     deadlines: dict[str, datetime] = {}
     for session in sessions:
         if not _usable(settings, session, now):
