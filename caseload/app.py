@@ -18,6 +18,8 @@ from caseload.db import close_db, init_db
 from caseload.downloads import issues_csv
 from caseload.graphql_view import CaseloadGraphQL
 from caseload.http_guards import GraphQLGuard
+from caseload.live_sockets import SocketHub
+from caseload.pubsub import PubSubBroker
 from caseload.redis import connect, make_services
 from caseload.settings import Settings, get_settings
 from schema.root import build_schema
@@ -62,16 +64,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
         redis = await connect(settings.redis_url or "")
-        services = make_services(settings, redis)
+        # The process's one pub/sub connection, shared by every subscription and the
+        # revocation listener that closes sockets of ended sessions.
+        broker = PubSubBroker(settings.redis_url or "", queue_size=settings.subscriber_queue_size)
+        await broker.start()
+        sockets = SocketHub(settings, broker)
+        await sockets.start()
+        services = make_services(settings, redis, broker)
         state["redis"] = redis
         state["issues_csv"] = issues_csv(services)
         state["graphql"] = GraphQLGuard(
-            CaseloadGraphQL(services, schema=build_schema(settings)),
+            CaseloadGraphQL(services, sockets, schema=build_schema(settings)),
             max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         )
         try:
             yield
         finally:
+            await sockets.stop()
+            await broker.stop()
             await redis.aclose()
             await close_db()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
 
@@ -14,6 +15,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from caseload.live_sockets import OpenSocket, SocketHub
+from caseload.ws_handler import SessionSocketHandler
 from resolvers.ports import Services
 from resolvers.sessions import authenticate
 from schema.context import Context
@@ -68,8 +71,23 @@ def _trusted(
     return any(address.version == net.version and address in net for net in networks)
 
 
+def connection_token(params: dict[str, Any]) -> str | None:
+    """The token of a connection_init payload: key `authorization` in any letter case,
+    `Bearer <token>` or the bare token."""
+    raw = next(
+        (v for k, v in params.items() if isinstance(k, str) and k.lower() == "authorization"),
+        None,
+    )
+    if not isinstance(raw, str):
+        return None
+    value = raw.strip()
+    return bearer_token(value) if " " in value else value or None
+
+
 class CaseloadGraphQL(GraphQL[Context, None]):
-    def __init__(self, services: Services, **kwargs: Any) -> None:
+    graphql_transport_ws_handler_class = SessionSocketHandler
+
+    def __init__(self, services: Services, sockets: SocketHub, **kwargs: Any) -> None:
         settings = services.settings
         super().__init__(
             graphql_ide=None if settings.production else "graphiql",
@@ -77,9 +95,16 @@ class CaseloadGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             multipart_uploads_enabled=True,
             allowed_origins=settings.allowed_origins,
+            connection_init_wait_timeout=timedelta(
+                seconds=settings.ws_connection_init_timeout_seconds
+            ),
+            # Subscriptions are capped by the socket (with a code); this bounds every
+            # operation in flight on one socket, queries included.
+            max_subscriptions_per_connection=settings.max_subscriptions_per_socket + 10,
             **kwargs,
         )
         self.services = services
+        self.sockets = sockets
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -98,13 +123,12 @@ class CaseloadGraphQL(GraphQL[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        raw = context.connection_params.get("authorization")
-        if raw is None:
-            return None  # anonymous: subscriptions that need an account answer with an error
-        token = bearer_token(raw)
+        """Only a live session may hold a socket: anything else is closed 4403."""
+        token = connection_token(context.connection_params)
         actor = await authenticate(self.services.settings, token) if token else None
-        if actor is None:
+        if actor is None or not isinstance(context.socket, OpenSocket):
             raise ConnectionRejectionError({"reason": "invalid or expired token"})
         context.actor = actor
         context.token = token
+        await context.socket.start(actor)  # SocketRefused closes it (too many, or just ended)
         return None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from caseload.pubsub import PubSubBroker
 from caseload.settings import Settings
 from resolvers.ports import Services
 
@@ -46,10 +47,15 @@ class ArqQueue:
 
 
 class RedisEvents:
-    """Live events through Redis pub/sub, so every API process sees every event."""
+    """Live events through Redis pub/sub, so every API process sees every event.
 
-    def __init__(self, redis: Redis) -> None:
+    In an API process every listener shares the process's one pub/sub connection (`broker`);
+    a one-off caller (the CLI) without a broker gets a connection of its own.
+    """
+
+    def __init__(self, redis: Redis, broker: PubSubBroker | None = None) -> None:
         self.redis = redis
+        self.broker = broker
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         try:
@@ -59,8 +65,13 @@ class RedisEvents:
                 "event on %s not published: %s", channel.split(":")[0], type(error).__name__
             )
 
+    def listen(self, *channels: str) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
+        if self.broker is not None:
+            return self.broker.listen(*channels)
+        return self._listen_alone(*channels)
+
     @asynccontextmanager
-    async def listen(self, *channels: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def _listen_alone(self, *channels: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(*channels)
 
@@ -104,10 +115,12 @@ class RedisRateLimiter:
             await self.redis.delete(f"rl:{key}")
 
 
-def make_services(settings: Settings, redis: ArqRedis) -> Services:
+def make_services(
+    settings: Settings, redis: ArqRedis, broker: PubSubBroker | None = None
+) -> Services:
     return Services(
         settings=settings,
         queue=ArqQueue(redis),
-        events=RedisEvents(redis),
+        events=RedisEvents(redis, broker),
         limiter=RedisRateLimiter(redis),
     )

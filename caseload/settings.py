@@ -61,8 +61,14 @@ class Settings(BaseSettings):
 
     session_lifetime_seconds: int = 12 * 3600
     session_idle_seconds: int = 30 * 60
-    # how often a live subscription re-checks that its session is still usable
-    live_session_check_seconds: float = 5.0
+    # WebSockets: a socket that sends no connection_init within this is closed (4408)
+    ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    # caps on live subscriptions, counted across every API process (Redis)
+    max_subscriptions_per_socket: int = Field(default=20, ge=1)
+    max_subscriptions_per_user: int = Field(default=50, ge=1)
+    max_sockets_per_user: int = Field(default=10, ge=1)
+    # events held for one slow subscriber before its stream ends (it must subscribe again)
+    subscriber_queue_size: int = Field(default=256, ge=1)
     # failed log-ins per account from one address (the low limit that stops guessing), and per
     # account from every address together (high, so a stranger cannot lock the owner out)
     login_max_failures: int = 5

@@ -75,3 +75,23 @@ def email_not_verified() -> AuthFailure:
         "you, or ask for a new one.",
         code="EMAIL_NOT_VERIFIED",
     )
+
+
+class EventsUnavailable(DomainError):
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self) -> None:
+        super().__init__("Live updates are unavailable right now; subscribe again in a moment.")
+
+
+class EventsLagged(DomainError):
+    code = "EVENTS_DROPPED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This subscription fell too far behind and was ended; subscribe again and re-read."
+        )
+
+
+class TooManySubscriptions(DomainError):
+    code = "TOO_MANY_SUBSCRIPTIONS"

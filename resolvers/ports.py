@@ -40,3 +40,10 @@ class Services:
     queue: JobQueue
     events: EventBus
     limiter: RateLimiter
+
+
+class LiveSocket(Protocol):
+    """The WebSocket an operation runs on: its live subscriptions count against caps."""
+
+    def subscription(self) -> AbstractAsyncContextManager[None]:
+        """Hold one subscription slot while entered; TooManySubscriptions when none is free."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,3 +123,27 @@ async def revoke_session(services: Services, session_id: UUID) -> None:
             .update(revoked_at=datetime.now(UTC))
         )
         uow.publish(SESSIONS_REVOKED, revoked_event([session_id]))
+
+
+async def session_deadlines(
+    settings: Settings, session_ids: Collection[UUID | str], *, touch: bool = False
+) -> dict[str, datetime]:
+    """When each still usable session next ends (idle or absolute limit); the others are left out.
+
+    One query for any number of sessions. With `touch`, the use counts as activity and
+    postpones the idle limit (written at most every 30 s, like `authenticate`).
+    """
+    if not session_ids:
+        return {}
+    now = datetime.now(UTC)
+    sessions = await Session.filter(id__in=[UUID(str(value)) for value in session_ids])
+    deadlines: dict[str, datetime] = {}
+    for session in sessions:
+        if not _usable(settings, session, now):
+            continue
+        if touch and now - session.last_seen_at > _TOUCH_EVERY:
+            await Session.filter(id=session.id).update(last_seen_at=now)
+            session.last_seen_at = now
+        idle_limit = session.last_seen_at + timedelta(seconds=settings.session_idle_seconds)
+        deadlines[str(session.id)] = min(session.expires_at, idle_limit)
+    return deadlines

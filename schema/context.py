@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.types import Info as StrawberryInfo
 
 from resolvers.actor import Actor
-from resolvers.ports import Services
+from resolvers.ports import LiveSocket, Services
 from schema.loaders import Loaders
 
 
@@ -21,6 +21,8 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    # set on WebSockets only: the socket the operation runs on
+    socket: LiveSocket | None = None
     loaders: Loaders = field(default_factory=Loaders)
 
 

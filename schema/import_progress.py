@@ -1,4 +1,7 @@
-"""The clientImportProgress subscription: current state first, then one event per batch."""
+"""The clientImportProgress subscription: current state first, then one event per batch.
+
+Each event carries the whole snapshot, so relaying it reads nothing from the database.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from resolvers.import_runner import TERMINAL, apply_snapshot, import_channel
 from schema.context import Info
 from schema.errors import public_error
 from schema.imports import ClientImportType
-from schema.live import keep_session_alive
+from schema.live import live_events
 
 
 @strawberry.type
@@ -27,12 +30,12 @@ class ImportSubscriptions:
         except DomainError as error:
             raise public_error(error) from None
         # Subscribe first, then read: no batch can slip between the two.
-        async with ctx.services.events.listen(import_channel(job.id)) as events:
+        async with live_events(ctx, import_channel(job.id)) as events:
             await job.refresh_from_db()
             yield ClientImportType.from_row(job)
             if job.status in TERMINAL:
                 return
-            async for event in keep_session_alive(ctx, events):
+            async for event in events:
                 if (
                     event["status"] == job.status.value
                     and event["processed_rows"] <= job.processed_rows

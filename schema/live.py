@@ -1,51 +1,44 @@
-"""Helpers of live subscriptions: public errors, and ending a stream when its session ends."""
+"""Live subscriptions: a slot on the socket, the channel's events, fresh loaders per event."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any
 
 from graphql import GraphQLError
 
-from resolvers.sessions import session_is_live
+from resolvers.errors import DomainError
 from schema.context import Context
+from schema.errors import public_error
 from schema.loaders import Loaders
 
-T = TypeVar("T")
 
+@asynccontextmanager
+async def live_events(ctx: Context, *channels: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    """Listen on `channels`, holding one of the socket's subscription slots.
 
-async def keep_session_alive(ctx: Context, source: AsyncIterator[T]) -> AsyncIterator[T]:
-    """Relay `source` until the subscriber's session is revoked or expires."""
-    actor = ctx.actor
-    check_every = ctx.services.settings.live_session_check_seconds
-    iterator = source.__aiter__()
-    pending: asyncio.Task[Any] | None = None
+    Subscribed once entered, so state read afterwards misses no event. The session needs no
+    polling here: the socket itself closes when the session is revoked or expires.
+    """
+    if ctx.socket is None:
+        raise GraphQLError(
+            "Subscriptions run over a WebSocket (graphql-transport-ws) only.",
+            extensions={"code": "BAD_REQUEST"},
+        )
     try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=check_every)
-            if not done:
-                if (
-                    actor is not None
-                    and actor.session_id is not None
-                    and not await session_is_live(ctx.services.settings, actor.session_id)
-                ):
-                    raise GraphQLError(
-                        "Your session has ended. Log in again.",
-                        extensions={"code": "UNAUTHENTICATED"},
-                    )
-                continue
-            try:
-                item = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
-            # A DataLoader caches for its lifetime and this context lives as long as the
-            # socket: each event is resolved with fresh loaders, or it would show stale data.
-            ctx.loaders = Loaders()
-            yield item
-    finally:
-        if pending is not None:
-            pending.cancel()
+        # Listening first: a taken slot then means a live stream (tests wait on the slots).
+        async with ctx.services.events.listen(*channels) as events, ctx.socket.subscription():
+            yield _with_fresh_loaders(ctx, events)
+    except DomainError as error:
+        raise public_error(error) from None
+
+
+async def _with_fresh_loaders(
+    ctx: Context, events: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
+    async for event in events:
+        # A DataLoader caches for its lifetime and this context lives as long as the
+        # socket: each event is resolved with fresh loaders, or it would show stale data.
+        ctx.loaders = Loaders()
+        yield event

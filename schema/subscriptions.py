@@ -5,16 +5,47 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from resolvers import client_list, message_feed
 from resolvers.client_events import client_channel
+from resolvers.clients import ClientView
 from resolvers.errors import DomainError
+from resolvers.message_threads import thread_key
 from resolvers.policies import require_provider
 from schema.clients import ClientType
-from schema.context import Info
+from schema.context import Context, Info
 from schema.errors import public_error
-from schema.live import keep_session_alive
+from schema.live import live_events
 from schema.messaging import MessageType
+
+
+def _selected_fields(info: Info) -> set[str]:
+    """Names of the fields selected directly on the subscription's type, fragments included."""
+    names: set[str] = set()
+
+    def walk(selections: list[Selection]) -> None:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                names.add(selection.name)
+            else:
+                walk(selection.selections)
+
+    for field in info.selected_fields:
+        walk(field.selections)
+    return names
+
+
+async def _prime_loaders(ctx: Context, views: list[ClientView], selected: set[str]) -> None:
+    """Load what the selected fields need for the whole event at once.
+
+    Every yielded client is resolved on its own, so a loader would otherwise batch one key.
+    """
+    if "onboarding" in selected:
+        await ctx.loaders.forms_acknowledged.load_many([view.client.id for view in views])
+    if "messageThread" in selected:
+        keys = [key for view in views if (key := thread_key(ctx.actor, view)) is not None]
+        await ctx.loaders.thread_by_pair.load_many(keys)
 
 
 @strawberry.type
@@ -26,13 +57,14 @@ class Subscription:
             provider_id = require_provider(ctx.actor)
         except DomainError as error:
             raise public_error(error) from None
-        async with ctx.services.events.listen(client_channel(provider_id)) as events:
-            async for event in keep_session_alive(ctx, events):
+        selected = _selected_fields(info)
+        async with live_events(ctx, client_channel(provider_id)) as events:
+            async for event in events:
                 ids = event.get("client_ids") or [event["client_id"]]
-                for client_id in ids:
-                    view = await client_list.get_client(ctx.actor, client_id, audit_read=False)
-                    if view is not None:
-                        yield ClientType.from_view(view)
+                views = await client_list.get_clients(ctx.actor, ids)
+                await _prime_loaders(ctx, views, selected)
+                for view in views:
+                    yield ClientType.from_view(view)
 
     @strawberry.subscription(description="New messages in the viewer's threads, or in one.")
     async def message_received(
@@ -43,8 +75,8 @@ class Subscription:
             feed = await message_feed.open_feed(ctx.actor, thread_id)
         except DomainError as error:
             raise public_error(error) from None
-        async with ctx.services.events.listen(feed.channel) as events:
-            async for event in keep_session_alive(ctx, events):
+        async with live_events(ctx, feed.channel) as events:
+            async for event in events:
                 message = await message_feed.delivered(ctx.actor, feed, event)
                 if message is not None:
                     yield MessageType.from_model(message)

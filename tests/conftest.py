@@ -43,12 +43,12 @@ def test_settings(
         port=port,
         public_url=f"http://127.0.0.1:{port}",
         secret_key="test-secret",
-        live_session_check_seconds=0.5,
         # argon2 at its cheapest: the suite hashes hundreds of passwords; the production cost
         # is a setting (CASELOAD_PASSWORD_HASH_TIME_COST / _MEMORY_COST)
         password_hash_time_cost=1,
         password_hash_memory_cost=64,
         signup_max_per_hour=100,  # every sign-up of a test comes from 127.0.0.1
+        ws_connection_init_timeout_seconds=1.0,
     )
 
 

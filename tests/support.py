@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -350,11 +352,16 @@ async def subscribe(
         yield Subscription(ws)
 
 
-async def _pubsub_listeners(redis: Any) -> int:
-    channels = await redis.pubsub_channels()
-    if not channels:
-        return 0
-    return sum(count for _, count in await redis.pubsub_numsub(*channels))
+async def live_subscriptions(redis: Any) -> int:
+    """Live subscriptions held on every API process (their slots in Redis).
+
+    A subscription takes its slot once it listens on Redis, so a count that went up means
+    the stream is live: an event published from then on reaches it.
+    """
+    total = 0
+    async for key in redis.scan_iter(match="live:subscriptions:*"):
+        total += await redis.zcard(key)
+    return int(total)
 
 
 @asynccontextmanager
@@ -373,15 +380,75 @@ async def subscribe_listening(
     """
     redis = aioredis.from_url(api.settings.redis_url or "")
     try:
-        before = await _pubsub_listeners(redis)
+        before = await live_subscriptions(redis)
         async with subscribe(api, query, variables, token) as subscription:
             deadline = asyncio.get_running_loop().time() + timeout
-            while await _pubsub_listeners(redis) <= before:
+            while await live_subscriptions(redis) <= before:
                 assert asyncio.get_running_loop().time() < deadline, "server never subscribed"
                 await asyncio.sleep(0.01)
             yield subscription
     finally:
         await redis.aclose()
+
+
+async def socket_close_code(
+    api: Api, payload: dict[str, Any] | None, *, timeout: float = 5.0
+) -> int | None:
+    """Open a socket, send connection_init with `payload` (None: send nothing) and return the
+    code the server closes it with; fails if it acknowledges instead."""
+    async with websockets.connect(
+        f"{api.ws_url}/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        if payload is not None:
+            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        try:
+            message = await asyncio.wait_for(ws.recv(), timeout)
+        except websockets.exceptions.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+        raise AssertionError(f"the socket stayed open: {message!r}")
+
+
+@asynccontextmanager
+async def api_process(api: Api, **settings: Any) -> AsyncIterator[Api]:
+    """Another API process (uvicorn in a subprocess) on the same database and Redis.
+
+    `settings` override the test settings in that process only (e.g. session_idle_seconds=2).
+    """
+    port = free_port()
+    own = api.settings.model_copy(
+        update={"port": port, "public_url": f"http://127.0.0.1:{port}", **settings}
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASELOAD_")}
+    for name, value in own.model_dump(exclude_none=True).items():
+        env[f"CASELOAD_{name.upper()}"] = (
+            json.dumps(value) if isinstance(value, list | dict) else str(value)
+        )
+    command = [
+        sys.executable, "-m", "uvicorn", "caseload.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            assert process.poll() is None, "the API process exited"
+            try:
+                if (await api.http.get(f"{url}/readyz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert asyncio.get_running_loop().time() < deadline, "API process never ready"
+            await asyncio.sleep(0.1)
+        yield Api(url=url, settings=own, http=api.http)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 async def assert_no_event(subscription: Subscription, within: float = 0.5) -> None:
