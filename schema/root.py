@@ -11,7 +11,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -24,8 +23,11 @@ from caseload.settings import Settings
 from schema.accounts import AccountMutations, AccountQueries
 from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.clients import ClientMutations, ClientQueries
+from schema.cost_limits import SelectionBudget
+from schema.error_codes import CodedMaskErrors, ErrorCodes
 from schema.import_progress import ImportSubscriptions
 from schema.imports import ImportMutations, ImportQueries
+from schema.input_caps import InputCaps
 from schema.messaging import MessagingMutations, MessagingQueries
 from schema.onboarding import OnboardingMutations, OnboardingQueries
 from schema.staff import StaffMutations, StaffRootQueries
@@ -90,14 +92,23 @@ class CaseloadSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # Order matters: ErrorCodes first, so its exit hooks run last and see every error; the
+    # selection budget after the parser cache, so it counts the document the cache returns.
     extensions: list[Any] = [
-        partial(MaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
+        partial(ErrorCodes, production=settings.production),
+        partial(CodedMaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
         partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        partial(
+            SelectionBudget,
+            max_selections=settings.max_selections,
+            max_repeated=settings.max_repeated_field,
+        ),
         partial(ParserCache, maxsize=512),
         partial(ValidationCache, maxsize=512),
         RejectNulCharacters,
+        InputCaps,
     ]
     if settings.production:
         extensions.append(DisableIntrospection)
