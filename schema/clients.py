@@ -306,9 +306,7 @@ class ClientQueries:
         edges = [ClientEdge(cursor=c, node=ClientType.from_view(v)) for c, v in page.items]
         return ClientConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, page.has_next_page, after),
             total_count=page.total_count,
         )
 
