@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import suppress
 
 from graphql import (
     DocumentNode,
@@ -15,7 +16,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, ValidationCache
 
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
@@ -120,19 +121,45 @@ def check_selection_budget(
     return None
 
 
-class SelectionBudget(SchemaExtension):
-    """Refuses a document with too many selections right after parsing, before validation."""
+class BudgetedValidationCache(ValidationCache):
+    """Strawberry's ValidationCache, which first refuses a document over the selection budget.
 
-    def __init__(self, *, max_selections: int, max_repeated: int) -> None:
+    It answers as a validation error (never an exception), so queries, mutations and
+    subscriptions over WebSocket all get the same coded error instead of the costly validation.
+    """
+
+    def __init__(self, *, maxsize: int, max_selections: int, max_repeated: int) -> None:
+        super().__init__(maxsize=maxsize)
         self.max_selections, self.max_repeated = max_selections, max_repeated
 
-    def on_parse(self) -> Iterator[None]:
-        yield
+    def on_validate(self) -> Iterator[None]:
         document = self.execution_context.graphql_document
-        if document is None:
-            return
-        error = check_selection_budget(
-            document, max_selections=self.max_selections, max_repeated=self.max_repeated
+        error = (
+            check_selection_budget(
+                document, max_selections=self.max_selections, max_repeated=self.max_repeated
+            )
+            if document is not None
+            else None
         )
-        if error is not None:
-            raise error
+        if error is None:
+            yield from super().on_validate()
+            return
+        self.execution_context.pre_execution_errors = [error]
+        yield
+
+
+class QuietParserCache(ParserCache):
+    """Strawberry's ParserCache, leaving a syntax error to strawberry's own parse step.
+
+    The stock hook raises from inside the extension, which the WebSocket path does not catch
+    (the subscription just completes); strawberry's parse step answers it as a coded error.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        # on a syntax error, strawberry parses again and reports it; failures are not cached
+        with suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield

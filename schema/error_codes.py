@@ -45,6 +45,11 @@ class ErrorCodes(SchemaExtension):
     def __init__(self, *, production: bool) -> None:
         self.production = production
 
+    def on_parse(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            set_code(error, self._default_code(error))
+
     def on_validate(self) -> Iterator[None]:
         yield
         for error in self.execution_context.pre_execution_errors or ():

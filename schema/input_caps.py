@@ -124,20 +124,29 @@ class _CapsVisitor(Visitor):
 class InputCaps(SchemaExtension):
     """INVALID_INPUT naming the field when a text argument is longer than its cap."""
 
-    def on_execute(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
+        # Listed after the validation cache, whose hook has validated by the time this one
+        # starts: errors set here are seen before execution (an exit hook would be too late).
         context = self.execution_context
         document = context.graphql_document
-        if document is not None:
-            type_info = TypeInfo(context.schema._schema)
-            visitor = _CapsVisitor(type_info, context.variables or {})
-            try:
-                visit(document, TypeInfoVisitor(type_info, visitor))
-            except _Refused as refused:
-                raise GraphQLError(
+        if document is not None and not context.pre_execution_errors:
+            self._check(context.schema._schema, document, context.variables or {})
+        yield
+
+    def _check(self, schema: Any, document: Any, variables: dict[str, Any]) -> None:
+        context = self.execution_context
+        type_info = TypeInfo(schema)
+        visitor = _CapsVisitor(type_info, variables)
+        try:
+            visit(document, TypeInfoVisitor(type_info, visitor))
+        except _Refused as refused:
+            # a new list: the validation cache keeps the one it returned
+            context.pre_execution_errors = [
+                GraphQLError(
                     f"Some fields need attention: {refused.field} {refused.message}",
                     extensions={
                         "code": "INVALID_INPUT",
                         "fields": [{"field": refused.field, "message": refused.message}],
                     },
-                ) from None
-        yield
+                )
+            ]

@@ -13,9 +13,7 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.types import ExecutionContext
 
@@ -23,7 +21,7 @@ from caseload.settings import Settings
 from schema.accounts import AccountMutations, AccountQueries
 from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.clients import ClientMutations, ClientQueries
-from schema.cost_limits import SelectionBudget
+from schema.cost_limits import BudgetedValidationCache, QuietParserCache
 from schema.error_codes import CodedMaskErrors, ErrorCodes
 from schema.import_progress import ImportSubscriptions
 from schema.imports import ImportMutations, ImportQueries
@@ -93,21 +91,21 @@ class CaseloadSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Order matters: ErrorCodes first, so its exit hooks run last and see every error; the
-    # selection budget after the parser cache, so it counts the document the cache returns.
+    # selection budget is checked by the validation cache, before it validates anything.
     extensions: list[Any] = [
         partial(ErrorCodes, production=settings.production),
         partial(CodedMaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
         partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        partial(QuietParserCache, maxsize=512),
         partial(
-            SelectionBudget,
+            BudgetedValidationCache,
+            maxsize=512,
             max_selections=settings.max_selections,
             max_repeated=settings.max_repeated_field,
         ),
-        partial(ParserCache, maxsize=512),
-        partial(ValidationCache, maxsize=512),
-        RejectNulCharacters,
+        RejectNulCharacters,  # these two check after validation, so they exit first
         InputCaps,
     ]
     if settings.production:

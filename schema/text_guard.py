@@ -51,9 +51,17 @@ def text_problem(query: str, variables: Any) -> str | None:
 
 
 class RejectNulCharacters(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
+    """Answers as a validation-phase error, never an exception, so WebSockets get it too.
+
+    Listed after the validation cache, whose hook has validated by the time this one starts.
+    """
+
+    def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         problem = text_problem(context.query or "", context.variables)
-        if problem is not None:
-            raise GraphQLError(problem, extensions={"code": "INVALID_INPUT"})
+        if problem is not None and not context.pre_execution_errors:
+            # a new list, since the validation cache keeps the one it returned
+            context.pre_execution_errors = [
+                GraphQLError(problem, extensions={"code": "INVALID_INPUT"})
+            ]
         yield

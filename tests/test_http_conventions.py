@@ -9,10 +9,12 @@ import time
 from typing import Any
 
 import httpx
+import pytest
+import websockets
 
 from caseload.app import create_app
 from caseload.settings import Environment, Settings
-from tests.support import Api, sign_up_provider
+from tests.support import Api, sign_up_provider, subscribe
 
 GRAPHQL_JSON = "application/graphql-response+json"
 
@@ -353,3 +355,41 @@ async def test_graphiql_uses_only_local_files(api: Api) -> None:
         asset = await api.http.get(f"{api.url}{url}")
         assert asset.status_code == 200 and len(asset.content) > 500, url
     assert "unpkg" not in page.text and "https://" not in page.text
+
+
+async def test_websocket_origins_follow_the_same_policy(api: Api) -> None:
+    url = f"{api.ws_url}/graphql"
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        async with websockets.connect(
+            url, subprotocols=["graphql-transport-ws"], origin="https://evil.example"
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+    async with websockets.connect(
+        url, subprotocols=["graphql-transport-ws"], origin="http://localhost:5173"
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+
+async def test_subscriptions_have_the_same_ceilings(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    query = "subscription { clientUpdated {" + " id" * 400 + " } }"
+    async with subscribe(api, query, token=token) as subscription:
+        message = await subscription.message()
+    assert message["type"] == "error", message
+    assert message["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_subscription_text_errors_are_coded(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    query = 'subscription { clientImportProgress(id: "a\\u0000") { id } }'
+    async with subscribe(api, query, token=token) as subscription:
+        message = await subscription.message()
+    assert message["type"] == "error", message
+    assert message["payload"][0]["extensions"]["code"] == "INVALID_INPUT"
+    # a syntax error: strawberry's graphql-transport-ws handler closes with 4400 and the message
+    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        async with subscribe(api, "subscription { clientUpdated { id ", token=token) as broken:
+            await broken.message()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
