@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql),  # every method: the view answers others with a coded 405
         WebSocketRoute("/graphql", graphql),
         Route("/imports/{import_id}/issues.csv", _StartedEndpoint(state, "issues_csv")),
         Route("/healthz", healthz),

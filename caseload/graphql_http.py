@@ -159,8 +159,9 @@ class GraphQLOverHTTP:
                 headers=refused.headers,
             )
         except HTTPException as refused:  # strawberry's own refusals, plain text by default
+            allow = {"allow": "GET, POST"} if refused.status_code == 405 else None
             response = error_response(
-                refused.status_code, refused.reason, BAD_REQUEST, accept=accept
+                refused.status_code, refused.reason, BAD_REQUEST, accept=accept, headers=allow
             )
         await response(scope, receive, send)
 

@@ -60,6 +60,9 @@ async def test_plain_text_refusals_are_now_coded_json(api: Api) -> None:
     files = {"operations": (None, '{"query": "{ __typename }"}'), "map": (None, "{}")}
     upload = await api.http.post(f"{api.url}/graphql", files=files)
     assert upload.status_code == 400 and _code(upload) == "BAD_REQUEST"
+    put = await api.http.put(f"{api.url}/graphql", json={"query": "{ __typename }"})
+    assert put.status_code == 405 and _code(put) == "BAD_REQUEST"
+    assert put.headers["allow"] == "GET, POST"
     big = await _raw(api, json.dumps({"query": "{ __typename }", "pad": "x" * 300_000}).encode())
     assert big.status_code == 413 and _code(big) == "BAD_REQUEST"
     document = "{ __typename }" + " " * api.settings.max_document_bytes
