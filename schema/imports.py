@@ -109,10 +109,8 @@ class ClientImportType(Node):
     def issues_report_url(self, info: Info) -> str | None:
         if self.error_count + self.warning_count == 0:
             return None
-        request = info.context.request
-        base = str(request.base_url).rstrip("/") if request is not None else ""
         path = download_links.issues_report_path(info.context.services.settings, str(self.row.id))
-        return base + path
+        return _http_base(info.context.request) + path
 
     @strawberry.field
     def column_mapping(self) -> list[ColumnMapping]:
@@ -185,6 +183,17 @@ class ClientImportType(Node):
 class ClientImportEdge:
     cursor: str
     node: ClientImportType
+
+
+def _http_base(request: Any) -> str:
+    """This API's own base URL, from an HTTP request or a WebSocket (ws:// becomes http://)."""
+    if request is None:
+        return ""
+    base = str(request.base_url).rstrip("/")
+    for socket, http in (("ws://", "http://"), ("wss://", "https://")):
+        if base.startswith(socket):
+            return http + base[len(socket) :]
+    return base
 
 
 @strawberry.type

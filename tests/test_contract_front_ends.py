@@ -15,6 +15,7 @@ from tests.support import (
     sign_up_client,
     sign_up_provider,
     start_import,
+    subscribe,
 )
 
 ME = "{ me { provider { id } } }"
@@ -131,3 +132,14 @@ async def test_issues_report_url_refuses_expired_tampered_and_other_imports(api:
         assert refused.status_code == 403, path
         assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert (await api.http.get(api.url + valid)).status_code == 200
+
+
+async def test_issues_report_url_over_a_websocket_is_an_http_link(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    import_id = await _imported_with_issues(api, token)
+    query = "subscription($id: ID!) { clientImportProgress(id: $id) { id issuesReportUrl } }"
+    async with subscribe(api, query, {"id": import_id}, token) as subscription:
+        event = (await subscription.rest())[0]["clientImportProgress"]
+    url = event["issuesReportUrl"]
+    assert url.startswith(f"{api.url}/imports/{import_id}/issues.csv?"), url
+    assert (await api.http.get(url)).status_code == 200
