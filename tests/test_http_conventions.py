@@ -10,9 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 import websockets
 
 from caseload.app import create_app
+from caseload.embedded_redis import EmbeddedRedis
+from caseload.persisted_queries import PersistedQueries, sha256_hex
 from caseload.settings import Environment, Settings
 from tests.support import Api, sign_up_provider, subscribe
 
@@ -139,6 +142,7 @@ async def test_free_text_caps_and_lone_surrogates_are_invalid_input(api: Api) ->
     person = {"lastName": "B", "email": "a@example.org"}
     cases: list[tuple[str, dict[str, Any], str]] = [
         (search, {"s": "x" * 50_000}, "search"),
+        (search, {"s": " ".join(["w"] * 1500)}, "search"),  # 1,500 words
         (search, {"s": " ".join(["ab"] * 1500)[:199]}, "search"),  # ~66 words in 199 chars
         (add, {"i": {"firstName": "y" * 101, **person}}, "input.firstName"),
         (add, {"i": {"firstName": "A\ud800", **person}}, None),
@@ -396,3 +400,19 @@ async def test_subscription_text_errors_are_coded(api: Api) -> None:
         async with subscribe(api, "subscription { clientUpdated { id ", token=token) as broken:
             await broken.message()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+
+
+async def test_the_persisted_query_store_expires_and_evicts_the_oldest(
+    api: Api, redis_server: EmbeddedRedis
+) -> None:
+    redis = aioredis.from_url(redis_server.url)
+    try:
+        store = PersistedQueries(redis, ttl_seconds=60, max_entries=2)
+        documents = [f"{{ a{i}: __typename }}" for i in range(3)]
+        for document in documents:
+            await store.put(sha256_hex(document), document)
+        assert await store.get(sha256_hex(documents[0])) is None  # the oldest went first
+        assert await store.get(sha256_hex(documents[2])) == documents[2]
+        assert 0 < await redis.ttl(f"apq:{sha256_hex(documents[2])}") <= 60
+    finally:
+        await redis.aclose()
