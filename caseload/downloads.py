@@ -41,19 +41,23 @@ def issues_csv(services: Services):  # type: ignore[no-untyped-def]
             services.settings, bearer_token(request.headers.get("authorization"))
         )
         if actor is None:
-            return JSONResponse({"error": "Log in to download this file."}, status_code=401)
+            return _refusal(401, "Log in to download this file, or use its issuesReportUrl.")
         try:
             issues = await imports.issues_for_download(actor, import_id)
         except DomainError:
-            return JSONResponse({"error": "No import with that id is yours."}, status_code=404)
+            return _refusal(404, "No import with that id is yours.")
         return _csv(issues)
 
     return endpoint
 
 
+_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+
+
 def _refusal(status: int, message: str) -> JSONResponse:
-    code = "FORBIDDEN" if status == 403 else "NOT_FOUND"
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
+    """Refusals in the GraphQL error shape, so a client reads them as it reads the API's."""
+    body = {"errors": [{"message": message, "extensions": {"code": _CODES[status]}}]}
+    return JSONResponse(body, status)
 
 
 def _csv(issues: list[Any]) -> Response:

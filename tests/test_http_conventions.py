@@ -416,3 +416,24 @@ async def test_the_persisted_query_store_expires_and_evicts_the_oldest(
         assert 0 < await redis.ttl(f"apq:{sha256_hex(documents[2])}") <= 60
     finally:
         await redis.aclose()
+
+
+async def test_masked_errors_say_internal_server_error() -> None:
+    import strawberry
+
+    from schema.error_codes import CodedMaskErrors, ErrorCodes
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def broken(self) -> int:
+            raise RuntimeError("a database error quoting Ava Smith")
+
+    schema = strawberry.Schema(
+        Query, extensions=[lambda: ErrorCodes(production=True), CodedMaskErrors]
+    )
+    result = await schema.execute("{ broken }")
+    assert result.errors is not None
+    [error] = result.errors
+    assert error.message == "Unexpected error." and "Ava" not in error.message
+    assert error.extensions == {"code": "INTERNAL_SERVER_ERROR"}
