@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from tortoise import Tortoise
 
@@ -19,6 +23,8 @@ from caseload.downloads import issues_csv
 from caseload.graphql_view import CaseloadGraphQL
 from caseload.http_guards import GraphQLGuard
 from caseload.live_sockets import SocketHub
+from caseload.origins import ALLOWED_HEADERS, ALLOWED_METHODS
+from caseload.persisted_queries import PersistedQueries
 from caseload.pubsub import PubSubBroker
 from caseload.redis import connect, make_services
 from caseload.settings import Settings, get_settings
@@ -28,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # Room for the multipart envelope around the largest allowed upload.
 MULTIPART_OVERHEAD = 64 * 1024
+# GraphiQL's page and the React, GraphiQL and explorer builds it loads, shipped in the package.
+GRAPHIQL_DIR = Path(__file__).parent / "static" / "graphiql"
 
 
 class _StartedApp:
@@ -73,9 +81,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = make_services(settings, redis, broker)
         state["redis"] = redis
         state["issues_csv"] = issues_csv(services)
+        persisted = PersistedQueries(
+            redis,
+            ttl_seconds=settings.persisted_query_ttl_seconds,
+            max_entries=settings.persisted_query_max_entries,
+        )
+        ide = None if settings.production else (GRAPHIQL_DIR / "index.html").read_text("utf-8")
         state["graphql"] = GraphQLGuard(
-            CaseloadGraphQL(services, sockets, schema=build_schema(settings)),
-            max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+            CaseloadGraphQL(
+                services,
+                sockets,
+                schema=build_schema(settings),
+                persisted_queries=persisted,
+                ide_html=ide,
+            ),
+            max_body_bytes=settings.max_request_bytes,
+            max_upload_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         )
         try:
             yield
@@ -105,13 +126,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ready = all(checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/imports/{import_id}/issues.csv", _StartedEndpoint(state, "issues_csv")),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
-        lifespan=lifespan,
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql),  # every method: the view answers others with a coded 405
+        WebSocketRoute("/graphql", graphql),
+        Route("/imports/{import_id}/issues.csv", _StartedEndpoint(state, "issues_csv")),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if not settings.production:
+        routes.append(Mount("/graphiql", app=StaticFiles(directory=GRAPHIQL_DIR)))
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_origin_regex=settings.origin_regex,
+        allow_methods=ALLOWED_METHODS,
+        allow_headers=ALLOWED_HEADERS,
+        allow_credentials=False,  # the token travels in a header, never in a cookie
+        max_age=600,
     )
+    return Starlette(routes=routes, middleware=[cors], lifespan=lifespan)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from caseload.graphql_view import bearer_token
-from resolvers import imports
+from resolvers import download_links, imports
 from resolvers.errors import DomainError
 from resolvers.ports import Services
 from resolvers.sessions import authenticate
@@ -25,35 +26,59 @@ def safe_cell(value: object) -> str:
 
 def issues_csv(services: Services):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
+        import_id = request.path_params["import_id"]
+        signature = request.query_params.get("signature")
+        if signature is not None:  # ClientImport.issuesReportUrl: the signature is the permission
+            expires = request.query_params.get("expires", "")
+            if not download_links.link_is_valid(services.settings, import_id, expires, signature):
+                return _refusal(403, "This link has expired or is not valid: ask for a new one.")
+            try:
+                issues = await imports.issues_by_signed_link(import_id)
+            except DomainError:
+                return _refusal(404, "No import with that id.")
+            return _csv(issues)
         actor = await authenticate(
             services.settings, bearer_token(request.headers.get("authorization"))
         )
         if actor is None:
-            return JSONResponse({"error": "Log in to download this file."}, status_code=401)
+            return _refusal(401, "Log in to download this file, or use its issuesReportUrl.")
         try:
-            issues = await imports.issues_for_download(actor, request.path_params["import_id"])
+            issues = await imports.issues_for_download(actor, import_id)
         except DomainError:
-            return JSONResponse({"error": "No import with that id is yours."}, status_code=404)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["Row", "Column", "Severity", "Code", "Message"])
-        for issue in issues:
-            writer.writerow(
-                [
-                    issue.row,
-                    safe_cell(issue.column),
-                    issue.severity,
-                    issue.code,
-                    safe_cell(issue.message),
-                ]
-            )
-        return Response(
-            buffer.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "content-disposition": 'attachment; filename="import-issues.csv"',
-                "cache-control": "no-store",
-            },
-        )
+            return _refusal(404, "No import with that id is yours.")
+        return _csv(issues)
 
     return endpoint
+
+
+_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+
+
+def _refusal(status: int, message: str) -> JSONResponse:
+    """Refusals in the GraphQL error shape, so a client reads them as it reads the API's."""
+    body = {"errors": [{"message": message, "extensions": {"code": _CODES[status]}}]}
+    return JSONResponse(body, status)
+
+
+def _csv(issues: list[Any]) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Row", "Column", "Severity", "Code", "Message"])
+    for issue in issues:
+        writer.writerow(
+            [
+                issue.row,
+                safe_cell(issue.column),
+                issue.severity,
+                issue.code,
+                safe_cell(issue.message),
+            ]
+        )
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": 'attachment; filename="import-issues.csv"',
+            "cache-control": "no-store",
+        },
+    )

@@ -8,18 +8,23 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from caseload.graphql_http import UNAUTHENTICATED, GraphQLOverHTTP, RequestError
 from caseload.live_sockets import OpenSocket, SocketHub
+from caseload.origins import OriginPolicy
+from caseload.persisted_queries import PersistedQueries
 from caseload.ws_handler import SessionSocketHandler
 from resolvers.ports import Services
 from resolvers.sessions import authenticate
 from schema.context import Context
+
+INVALID_TOKEN = "The access token is invalid or has expired: log in again."
 
 
 def bearer_token(value: object) -> str | None:
@@ -84,14 +89,22 @@ def connection_token(params: dict[str, Any]) -> str | None:
     return bearer_token(value) if " " in value else value or None
 
 
-class CaseloadGraphQL(GraphQL[Context, None]):
+class CaseloadGraphQL(GraphQLOverHTTP, GraphQL[Context, None]):
     graphql_transport_ws_handler_class = SessionSocketHandler
 
-    def __init__(self, services: Services, sockets: SocketHub, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        services: Services,
+        sockets: SocketHub,
+        *,
+        persisted_queries: PersistedQueries | None = None,
+        ide_html: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         settings = services.settings
         super().__init__(
-            graphql_ide=None if settings.production else "graphiql",
-            allow_queries_via_get=False,
+            graphql_ide="graphiql" if ide_html else None,
+            allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             multipart_uploads_enabled=True,
             allowed_origins=settings.allowed_origins,
@@ -105,14 +118,34 @@ class CaseloadGraphQL(GraphQL[Context, None]):
         )
         self.services = services
         self.sockets = sockets
+        self.persisted_queries = persisted_queries
+        self.max_document_bytes = settings.max_document_bytes
+        self.max_variable_depth = settings.max_variable_depth
+        self.origins = OriginPolicy.from_settings(settings)
+        self.ide_html = ide_html
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.ide_html or "")
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        return self.origins.allows(origin)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         actor = token = None
         if isinstance(request, Request):
-            token = bearer_token(request.headers.get("authorization"))
-            actor = await authenticate(self.services.settings, token)
+            header = (request.headers.get("authorization") or "").strip()
+            if header:  # a token that does not work is refused, never read as anonymous
+                token = bearer_token(header)
+                actor = await authenticate(self.services.settings, token) if token else None
+                if actor is None:
+                    raise RequestError(
+                        401,
+                        INVALID_TOKEN,
+                        UNAUTHENTICATED,
+                        headers={"www-authenticate": 'Bearer error="invalid_token"'},
+                    )
         return Context(
             services=self.services,
             actor=actor,

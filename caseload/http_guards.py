@@ -1,10 +1,15 @@
-"""ASGI guard in front of /graphql: body size cap (413) and the multipart preflight header."""
+"""ASGI guard in front of /graphql: body size caps (413) and the multipart preflight header."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from caseload.graphql_http import (
+    BAD_REQUEST,
+    GRAPHQL_RESPONSE_JSON,
+    error_body,
+    prefers_graphql_response_json,
+)
 
 PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
 
@@ -13,14 +18,16 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def _reply(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"errors": [{"message": message}]}).encode()
+async def _reply(send: Send, status: int, message: str, accept: bytes) -> None:
+    body = error_body(message, BAD_REQUEST)
+    graphql_json = prefers_graphql_response_json(accept.decode("latin-1"))
+    media = GRAPHQL_RESPONSE_JSON if graphql_json else "application/json"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", media.encode()),
                 (b"content-length", str(len(body)).encode()),
             ],
         }
@@ -29,29 +36,34 @@ async def _reply(send: Send, status: int, message: str) -> None:
 
 
 class GraphQLGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    """JSON bodies get a small cap (a document and its variables); uploads the upload cap."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_body_bytes: int) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.max_json_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        accept = headers.get(b"accept", b"")
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-        if content_type.startswith("multipart/") and not any(
-            h in headers for h in PREFLIGHT_HEADERS
-        ):
+        upload = content_type.startswith("multipart/")
+        if upload and not any(h in headers for h in PREFLIGHT_HEADERS):
             await _reply(
                 send,
                 400,
                 "Uploads must carry the 'apollo-require-preflight' header (CSRF protection).",
+                accept,
             )
             return
+        cap = self.max_upload_bytes if upload else self.max_json_bytes
         declared = headers.get(b"content-length")
-        too_large = f"The request body is larger than {self.max_body_bytes} bytes."
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _reply(send, 413, too_large)
+        too_large = f"The request body is larger than {cap} bytes."
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await _reply(send, 413, too_large, accept)
             return
         received = 0
         started = False
@@ -61,7 +73,7 @@ class GraphQLGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > cap:
                     raise BodyTooLarge
             return message
 
@@ -75,4 +87,4 @@ class GraphQLGuard:
             await self.app(scope, counted_receive, tracked_send)
         except BodyTooLarge:
             if not started:
-                await _reply(send, 413, too_large)
+                await _reply(send, 413, too_large, accept)

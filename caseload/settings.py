@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, IPvAnyNetwork
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEVELOPMENT_SECRET_KEY = "development-only-secret-change-me"
+# The development default for CORS and WebSocket origins: a front end's dev server on this machine.
+LOCAL_ORIGINS = r"^http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"
 
 
 class Environment(StrEnum):
@@ -33,10 +39,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None
     redis_url: str | None = None
-    secret_key: str = "development-only-secret-change-me"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
     env: Environment = Environment.DEVELOPMENT
     public_url: str = "http://127.0.0.1:8000"
-    allowed_origins: list[str] = Field(default_factory=list)
+    # origins whose pages may call the API (CORS) and open WebSockets: a JSON list or commas
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # a regular expression for more origins; unset means LOCAL_ORIGINS in development, none in
+    # production
+    allowed_origin_regex: str | None = None
     # direct peers (load balancers, reverse proxies) whose X-Forwarded-For is believed; from
     # anyone else the header is ignored and the peer's own address counts
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
@@ -98,6 +108,44 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_query_tokens: int = 2000
+    # cost ceilings checked before parsing and validation (see caseload/graphql_http.py)
+    max_request_bytes: int = 256_000  # a JSON body; uploads have max_upload_bytes
+    max_document_bytes: int = 20_000
+    max_selections: int = 400  # fields selected, fragment contents counted at each spread
+    max_repeated_field: int = 12  # one response name in one selection set (validation is n²)
+    max_variable_depth: int = 16
+    # automatic persisted queries in Redis
+    persisted_query_ttl_seconds: int = 7 * 24 * 3600
+    persisted_query_max_entries: int = 5000
+    # signed links that download an import's issues CSV without an Authorization header
+    download_link_seconds: int = 300
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> Settings:
+        if self.production and self.secret_key == DEVELOPMENT_SECRET_KEY:
+            raise ValueError(
+                "CASELOAD_SECRET_KEY is the development value; set a long random secret "
+                "(for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+                "before running with CASELOAD_ENV=production"
+            )
+        return self
+
+    @property
+    def origin_regex(self) -> str | None:
+        """The origin pattern in force: the configured one, else local origins in development."""
+        if self.allowed_origin_regex:
+            return self.allowed_origin_regex
+        return None if self.production else LOCAL_ORIGINS
 
     @property
     def production(self) -> bool:

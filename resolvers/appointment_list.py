@@ -11,7 +11,7 @@ from models import Appointment
 from resolvers.actor import Actor
 from resolvers.appointments import AppointmentView, as_utc
 from resolvers.client_views import client_view, links_of
-from resolvers.cursors import read_time_cursor, time_cursor
+from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
 from resolvers.policies import appointments_visible_to, parse_id, require_party
 
@@ -31,6 +31,7 @@ class AppointmentListArgs:
 class AppointmentPage:
     items: list[tuple[str, AppointmentView]]  # (cursor, appointment)
     has_next_page: bool
+    count: LazyCount = nothing_to_count
 
 
 async def _views(actor: Actor, rows: list[Appointment]) -> list[AppointmentView]:
@@ -56,6 +57,7 @@ async def list_appointments(actor: Actor | None, args: AppointmentListArgs) -> A
         query = query.filter(ends_at__gt=as_utc(args.ends_after))
     if args.starts_before is not None:
         query = query.filter(starts_at__lt=as_utc(args.starts_before))
+    count = count_of(query)
     if args.after:
         starts_at, last_id = read_time_cursor(args.after)
         query = query.filter(Q(starts_at__gt=starts_at) | Q(starts_at=starts_at, id__gt=last_id))
@@ -66,4 +68,4 @@ async def list_appointments(actor: Actor | None, args: AppointmentListArgs) -> A
     )
     views = await _views(party, rows[:first])
     items = [(time_cursor(v.appointment.starts_at, v.appointment.id), v) for v in views]
-    return AppointmentPage(items=items, has_next_page=len(rows) > first)
+    return AppointmentPage(items=items, has_next_page=len(rows) > first, count=count)

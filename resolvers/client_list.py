@@ -16,7 +16,7 @@ from models import Client, FormAcknowledgement, ProviderClient
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, client_view, link_view
-from resolvers.cursors import encode_cursor, read_cursor, read_time_cursor
+from resolvers.cursors import LazyCount, count_of, encode_cursor, read_cursor, read_time_cursor
 from resolvers.errors import NotFound
 from resolvers.names import fold
 from resolvers.onboarding import current_form_ids
@@ -52,7 +52,7 @@ class ClientListArgs:
 class Page:
     items: list[tuple[str, ClientView]]  # (cursor, client)
     has_next_page: bool
-    total_count: int
+    count: LazyCount  # the whole list's size, counted only if asked
 
 
 _ORDER_KEY = {
@@ -107,7 +107,6 @@ async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
     first = max(0, min(args.first, MAX_PAGE))
     field, descending = _ORDER_KEY[args.order]
     query = await _filtered(actor, args)
-    total = await query.count()
     page_query = query
     if args.after:
         value: Any
@@ -131,7 +130,7 @@ async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
     ]
     # every read of client data is audited, a page in one INSERT
     await audit.record_each(actor, "client.list", [link.client_id for link in links[:first]])
-    return Page(items=items, has_next_page=len(links) > first, total_count=total)
+    return Page(items=items, has_next_page=len(links) > first, count=count_of(query))
 
 
 async def get_client(

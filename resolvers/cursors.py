@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from tortoise.queryset import QuerySet
+
 from resolvers.errors import FieldProblem, InvalidInput
+
+# A list's size, counted only when a caller asks (a connection's totalCount, when selected).
+LazyCount = Callable[[], Awaitable[int]]
+
+
+async def nothing_to_count() -> int:
+    return 0
+
+
+def count_of(query: QuerySet[Any]) -> LazyCount:
+    """The size of a query's result, counted only when awaited."""
+
+    async def count() -> int:
+        return await query.count()
+
+    return count
 
 
 def _not_ours() -> InvalidInput:

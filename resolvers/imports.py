@@ -17,7 +17,14 @@ from importing.model import ClientField
 from importing.plans import plan_to_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
-from resolvers.cursors import encode_cursor, read_int_cursor, read_time_cursor, time_cursor
+from resolvers.cursors import (
+    LazyCount,
+    count_of,
+    encode_cursor,
+    read_int_cursor,
+    read_time_cursor,
+    time_cursor,
+)
 from resolvers.errors import DomainError, InvalidState, NotFound
 from resolvers.import_runner import TERMINAL, forget_file, import_channel, snapshot
 from resolvers.policies import parse_id, require_provider, require_verified_provider
@@ -110,26 +117,27 @@ async def own_import(actor: Actor | None, import_id: str) -> ClientImport:
 
 async def list_imports(
     actor: Actor | None, first: int, after: str | None
-) -> tuple[list[tuple[str, ClientImport]], bool]:
+) -> tuple[list[tuple[str, ClientImport]], bool, LazyCount]:
     provider_id = require_provider(actor)
     first = max(0, min(first, MAX_PAGE))
     query = ClientImport.filter(provider_id=provider_id)
+    count = count_of(query)
     if after:
         at, last_id = read_time_cursor(after)
         query = query.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
     jobs = await query.order_by("-created_at", "-id").limit(first + 1)
     page = [(time_cursor(j.created_at, j.id), j) for j in jobs[:first]]
-    return page, len(jobs) > first
+    return page, len(jobs) > first, count
 
 
 async def list_issues(
     job: ClientImport, first: int, after: str | None, severity: str | None
-) -> tuple[list[tuple[str, ClientImportIssue]], bool, int]:
+) -> tuple[list[tuple[str, ClientImportIssue]], bool, LazyCount]:
     first = max(0, min(first, MAX_PAGE))
     query = ClientImportIssue.filter(client_import_id=job.id)
     if severity:
         query = query.filter(severity=severity)
-    total = await query.count()
+    total = count_of(query)
     if after:
         query = query.filter(id__gt=read_int_cursor(after))
     issues = await query.order_by("id").limit(first + 1)
@@ -157,6 +165,11 @@ async def cancel_import(services: Services, actor: Actor | None, import_id: str)
 async def issues_for_download(actor: Actor | None, import_id: str) -> list[ClientImportIssue]:
     job = await _own_import(actor, import_id)
     return await ClientImportIssue.filter(client_import_id=job.id).order_by("id")
+
+
+async def issues_by_signed_link(import_id: str) -> list[ClientImportIssue]:
+    """The issues of the import a checked signed link names (the signature is the permission)."""
+    return await ClientImportIssue.filter(client_import_id=parse_id(import_id)).order_by("id")
 
 
 async def stalled_imports(after_seconds: int) -> list[tuple[UUID, str]]:

@@ -13,7 +13,7 @@ from models import Message, MessageThread, Provider, Role
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, client_view, links_of
-from resolvers.cursors import read_time_cursor, time_cursor
+from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
 from resolvers.policies import parse_id, require_party, threads_visible_to
 
@@ -33,12 +33,14 @@ class ThreadView:
 class ThreadPage:
     items: list[tuple[str, ThreadView]]
     has_next_page: bool
+    count: LazyCount = nothing_to_count
 
 
 @dataclass(frozen=True)
 class MessagePage:
     items: list[tuple[str, Message]]
     has_next_page: bool
+    count: LazyCount = nothing_to_count
 
 
 def other_side(role: Role) -> Role:
@@ -62,6 +64,7 @@ async def list_threads(actor: Actor | None, first: int, after: str | None) -> Th
     party = require_party(actor)
     size = _page_size(first)
     query = threads_visible_to(party)
+    count = count_of(query)
     if after:
         at, last_id = read_time_cursor(after)
         query = query.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, id__lt=last_id))
@@ -72,7 +75,7 @@ async def list_threads(actor: Actor | None, first: int, after: str | None) -> Th
     )
     views = await thread_views(party, rows[:size])
     items = [(time_cursor(v.thread.last_message_at, v.thread.id), v) for v in views]
-    return ThreadPage(items=items, has_next_page=len(rows) > size)
+    return ThreadPage(items=items, has_next_page=len(rows) > size, count=count)
 
 
 async def get_thread(actor: Actor | None, thread_id: str) -> ThreadView | None:
@@ -117,12 +120,13 @@ async def list_messages(
         return MessagePage(items=[], has_next_page=False)
     size = _page_size(first)
     query = Message.filter(thread_id=thread.id)
+    count = count_of(query)
     if after:
         at, last_id = read_time_cursor(after)
         query = query.filter(Q(sent_at__lt=at) | Q(sent_at=at, id__lt=last_id))
     rows = await query.order_by("-sent_at", "-id").limit(size + 1)
     items = [(time_cursor(m.sent_at, m.id), m) for m in rows[:size]]
-    return MessagePage(items=items, has_next_page=len(rows) > size)
+    return MessagePage(items=items, has_next_page=len(rows) > size, count=count)
 
 
 async def unread_counts(keys: Sequence[tuple[UUID, Role]]) -> list[int]:

@@ -24,7 +24,7 @@ from models import (
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
-from resolvers.cursors import read_time_cursor, time_cursor
+from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
 from resolvers.errors import InvalidState, NotFound, forbidden, not_authenticated
 from resolvers.imports import RUN_IMPORT
 from resolvers.policies import parse_id
@@ -42,6 +42,7 @@ T = TypeVar("T")
 class StaffPage(Generic[T]):
     items: list[tuple[str, T]]  # (cursor, item)
     has_next_page: bool
+    count: LazyCount = nothing_to_count
 
 
 def require_staff(actor: Actor | None) -> Actor:
@@ -54,9 +55,10 @@ def require_staff(actor: Actor | None) -> Actor:
 
 async def _page(
     query: QuerySet[M], first: int, after: str | None, *, time_field: str = "created_at"
-) -> tuple[list[tuple[str, M]], bool]:
-    """Newest first, keyset-paginated over (time, id)."""
+) -> tuple[list[tuple[str, M]], bool, LazyCount]:
+    """Newest first, keyset-paginated over (time, id); the count is of the whole list."""
     first = max(0, min(first, MAX_PAGE))
+    count = count_of(query)
     if after:
         at, last_id = read_time_cursor(after)
         older: dict[str, Any] = {f"{time_field}__lt": at}
@@ -64,7 +66,7 @@ async def _page(
         query = query.filter(Q(**older) | Q(**same_time))
     rows = await query.order_by(f"-{time_field}", "-id").limit(first + 1)
     items = [(time_cursor(getattr(row, time_field), row.pk), row) for row in rows[:first]]
-    return items, len(rows) > first
+    return items, len(rows) > first, count
 
 
 async def list_providers(
@@ -78,9 +80,9 @@ async def list_providers(
             | Q(practice_name__icontains=needle)
             | Q(user__email__icontains=needle.lower())
         )
-    items, more = await _page(query, first, after)
+    items, more, count = await _page(query, first, after)
     await audit.record(actor, "staff.providers.list")
-    return StaffPage(items, more)
+    return StaffPage(items, more, count)
 
 
 async def list_provider_clients(
@@ -92,12 +94,12 @@ async def list_provider_clients(
     if provider is None:
         raise NotFound("No provider with that id.")
     query = ProviderClient.filter(provider_id=provider.id).select_related("client", "client__user")
-    links, more = await _page(query, first, after, time_field="added_at")
+    links, more, count = await _page(query, first, after, time_field="added_at")
     items = [(cursor, link_view(link)) for cursor, link in links]
     await audit.record_each(
         actor, "staff.client.read", [link.client_id for _, link in links], subject_id=provider.id
     )
-    return StaffPage(items, more)
+    return StaffPage(items, more, count)
 
 
 async def list_client_imports(
@@ -125,9 +127,9 @@ async def _list_by_status(
     query = model.all()
     if status is not None:
         query = query.filter(status=status)
-    items, more = await _page(query, first, after)
+    items, more, count = await _page(query, first, after)
     await audit.record(actor, action)
-    return StaffPage(items, more)
+    return StaffPage(items, more, count)
 
 
 @dataclass(frozen=True)
@@ -151,9 +153,9 @@ async def list_audit_events(
         filters["created_at__gte"] = where.since
     if where.until:
         filters["created_at__lt"] = where.until
-    items, more = await _page(AuditEvent.filter(**filters), first, after)
+    items, more, count = await _page(AuditEvent.filter(**filters), first, after)
     await audit.record(actor, "staff.audit.list")
-    return StaffPage(items, more)
+    return StaffPage(items, more, count)
 
 
 async def retry_outbox_message(

@@ -23,7 +23,7 @@ from schema.errors import (
     public_error,
     to_error,
 )
-from schema.nodes import Node, PageInfo
+from schema.nodes import Counted, Node, PageInfo
 
 AppointmentStatusEnum = strawberry.enum(AppointmentStatus, name="AppointmentStatus")
 
@@ -62,7 +62,7 @@ class AppointmentEdge:
 
 
 @strawberry.type
-class AppointmentConnection:
+class AppointmentConnection(Counted):
     edges: list[AppointmentEdge]
     page_info: PageInfo
 
@@ -125,9 +125,8 @@ class AppointmentQueries:
         ]
         return AppointmentConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, page.has_next_page, args.after),
+            count=page.count,
         )
 
 

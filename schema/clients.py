@@ -25,7 +25,7 @@ from schema.errors import (
     public_error,
     to_error,
 )
-from schema.nodes import Node, PageInfo
+from schema.nodes import Counted, Node, PageInfo
 
 if TYPE_CHECKING:
     from schema.messaging import MessageThreadType
@@ -186,10 +186,9 @@ class ClientEdge:
 
 
 @strawberry.type
-class ClientConnection:
+class ClientConnection(Counted):
     edges: list[ClientEdge]
     page_info: PageInfo
-    total_count: int
 
 
 @strawberry.input
@@ -328,10 +327,8 @@ class ClientQueries:
         edges = [ClientEdge(cursor=c, node=ClientType.from_view(v)) for c, v in page.items]
         return ClientConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=page.total_count,
+            page_info=PageInfo.of(edges, page.has_next_page, after),
+            count=page.count,
         )
 
     @strawberry.field

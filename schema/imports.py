@@ -12,7 +12,7 @@ from strawberry.file_uploads import Upload
 from importing.errors import ImportFileError as FileRefused
 from importing.model import ClientField as ClientFieldValue
 from models import ClientImport as ClientImportRow
-from resolvers import imports
+from resolvers import download_links, imports
 from resolvers.errors import DomainError
 from schema.context import Info
 from schema.errors import (
@@ -25,7 +25,7 @@ from schema.errors import (
     public_error,
     to_error,
 )
-from schema.nodes import Node, PageInfo
+from schema.nodes import Counted, Node, PageInfo
 
 ClientField = strawberry.enum(ClientFieldValue, name="ClientField")
 
@@ -74,10 +74,9 @@ class RowIssueEdge:
 
 
 @strawberry.type
-class RowIssueConnection:
+class RowIssueConnection(Counted):
     edges: list[RowIssueEdge]
     page_info: PageInfo
-    total_count: int
 
 
 @strawberry.type(name="ClientImport")
@@ -102,6 +101,18 @@ class ClientImportType(Node):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+    @strawberry.field(
+        description=(
+            "A link that downloads the row-issues CSV without an Authorization header; valid for "
+            "a few minutes, for this import only; null while there is nothing to download."
+        )
+    )
+    def issues_report_url(self, info: Info) -> str | None:
+        if self.error_count + self.warning_count == 0:
+            return None
+        path = download_links.issues_report_path(info.context.services.settings, str(self.row.id))
+        return _http_base(info.context.request) + path
 
     @strawberry.field
     def column_mapping(self) -> list[ColumnMapping]:
@@ -141,8 +152,8 @@ class ClientImportType(Node):
         ]
         return RowIssueConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+            page_info=PageInfo.of(edges, more, after),
+            count=total,
         )
 
     @classmethod
@@ -176,8 +187,19 @@ class ClientImportEdge:
     node: ClientImportType
 
 
+def _http_base(request: Any) -> str:
+    """This API's own base URL, from an HTTP request or a WebSocket (ws:// becomes http://)."""
+    if request is None:
+        return ""
+    base = str(request.base_url).rstrip("/")
+    for socket, http in (("ws://", "http://"), ("wss://", "https://")):
+        if base.startswith(socket):
+            return http + base[len(socket) :]
+    return base
+
+
 @strawberry.type
-class ClientImportConnection:
+class ClientImportConnection(Counted):
     edges: list[ClientImportEdge]
     page_info: PageInfo
 
@@ -232,15 +254,14 @@ class ImportQueries:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> ClientImportConnection:
         try:
-            page, more = await imports.list_imports(
+            page, more, count = await imports.list_imports(
                 info.context.actor, 20 if first is None else first, after
             )
         except DomainError as error:
             raise public_error(error) from None
         edges = [ClientImportEdge(cursor=c, node=ClientImportType.from_row(r)) for c, r in page]
         return ClientImportConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            edges=edges, page_info=PageInfo.of(edges, more, after), count=count
         )
 
 

@@ -24,7 +24,7 @@ from schema.errors import (
     public_error,
     to_error,
 )
-from schema.nodes import Node, PageInfo
+from schema.nodes import Counted, Node, PageInfo
 
 
 @strawberry.type(name="Message")
@@ -52,7 +52,7 @@ class MessageEdge:
 
 
 @strawberry.type
-class MessageConnection:
+class MessageConnection(Counted):
     edges: list[MessageEdge]
     page_info: PageInfo
 
@@ -90,9 +90,8 @@ class MessageThreadType(Node):
         edges = [MessageEdge(cursor=c, node=MessageType.from_model(m)) for c, m in page.items]
         return MessageConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, page.has_next_page, after),
+            count=page.count,
         )
 
     @classmethod
@@ -111,7 +110,7 @@ class MessageThreadEdge:
 
 
 @strawberry.type
-class MessageThreadConnection:
+class MessageThreadConnection(Counted):
     edges: list[MessageThreadEdge]
     page_info: PageInfo
 
@@ -130,8 +129,17 @@ class SendMessageInput:
 
 @strawberry.type
 class MessageSuccess:
-    message: MessageType
-    thread: MessageThreadType
+    sent_message: MessageType = strawberry.field(description="The message just sent.")
+    thread: MessageThreadType = strawberry.field(description="The conversation it belongs to.")
+
+    @strawberry.field(
+        description="The message just sent.",
+        deprecation_reason=(
+            "Use sentMessage: `message` clashes with MutationError.message in one selection set."
+        ),
+    )
+    def message(self) -> MessageType:
+        return self.sent_message
 
 
 MessageResult = Annotated[
@@ -178,9 +186,8 @@ class MessagingQueries:
         ]
         return MessageThreadConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, page.has_next_page, after),
+            count=page.count,
         )
 
     @strawberry.field
@@ -204,7 +211,7 @@ class MessagingMutations:
         except DomainError as error:
             return to_error(error)  # type: ignore[return-value]
         return MessageSuccess(
-            message=MessageType.from_model(sent.message),
+            sent_message=MessageType.from_model(sent.message),
             thread=MessageThreadType.from_view(sent.thread),
         )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
 import strawberry
 
 
@@ -10,7 +13,44 @@ class Node:
     id: strawberry.ID
 
 
-@strawberry.type
+class _Edge(Protocol):
+    cursor: str
+
+
+@strawberry.type(description="Where a page sits in its list (Relay's PageInfo).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    end_cursor: str | None = strawberry.field(
+        default=None, description="The cursor of the last edge; pass it as `after` for more."
+    )
+    has_previous_page: bool = strawberry.field(
+        default=False,
+        description="Items come before this page: true when it was asked for with `after`.",
+    )
+    start_cursor: str | None = strawberry.field(
+        default=None, description="The cursor of the first edge; null for an empty page."
+    )
+
+    @classmethod
+    def of(cls, edges: Sequence[_Edge], has_next_page: bool, after: str | None) -> PageInfo:
+        return cls(
+            has_next_page=has_next_page,
+            end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=bool(after),
+            start_cursor=edges[0].cursor if edges else None,
+        )
+
+
+async def _nothing() -> int:
+    return 0
+
+
+@strawberry.type
+class Counted:
+    """A connection's totalCount, counted by one query only when a client selects it."""
+
+    count: strawberry.Private[Callable[[], Awaitable[int]]] = _nothing
+
+    @strawberry.field(description="How many items the whole list holds, across every page.")
+    async def total_count(self) -> int:
+        return await self.count()

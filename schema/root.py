@@ -11,12 +11,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.types import ExecutionContext
 
@@ -24,8 +21,11 @@ from caseload.settings import Settings
 from schema.accounts import AccountMutations, AccountQueries
 from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.clients import ClientMutations, ClientQueries
+from schema.cost_limits import BudgetedValidationCache, QuietParserCache
+from schema.error_codes import CodedMaskErrors, ErrorCodes
 from schema.import_progress import ImportSubscriptions
 from schema.imports import ImportMutations, ImportQueries
+from schema.input_caps import InputCaps
 from schema.messaging import MessagingMutations, MessagingQueries
 from schema.onboarding import OnboardingMutations, OnboardingQueries
 from schema.passwords import PasswordMutations
@@ -92,14 +92,23 @@ class CaseloadSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # Order matters: ErrorCodes first, so its exit hooks run last and see every error; the
+    # selection budget is checked by the validation cache, before it validates anything.
     extensions: list[Any] = [
-        partial(MaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
+        partial(ErrorCodes, production=settings.production),
+        partial(CodedMaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
         partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
-        partial(ParserCache, maxsize=512),
-        partial(ValidationCache, maxsize=512),
-        RejectNulCharacters,
+        partial(QuietParserCache, maxsize=512),
+        partial(
+            BudgetedValidationCache,
+            maxsize=512,
+            max_selections=settings.max_selections,
+            max_repeated=settings.max_repeated_field,
+        ),
+        RejectNulCharacters,  # these two check after validation, so they exit first
+        InputCaps,
     ]
     if settings.production:
         extensions.append(DisableIntrospection)

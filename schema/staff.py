@@ -20,14 +20,9 @@ from schema.imports import (
     ClientImportStatus,
     ClientImportType,
 )
-from schema.nodes import Node, PageInfo
+from schema.nodes import Counted, Node, PageInfo
 
 OutboxStatus = strawberry.enum(OutboxStatusValue, name="OutboxStatus")
-
-
-def _page_info(edges: list[object], more: bool) -> PageInfo:
-    last = edges[-1] if edges else None
-    return PageInfo(has_next_page=more, end_cursor=getattr(last, "cursor", None))
 
 
 @strawberry.type
@@ -55,7 +50,7 @@ class StaffProviderEdge:
 
 
 @strawberry.type
-class StaffProviderConnection:
+class StaffProviderConnection(Counted):
     edges: list[StaffProviderEdge]
     page_info: PageInfo
 
@@ -67,7 +62,7 @@ class StaffClientEdge:
 
 
 @strawberry.type
-class StaffClientConnection:
+class StaffClientConnection(Counted):
     edges: list[StaffClientEdge]
     page_info: PageInfo
 
@@ -103,7 +98,7 @@ class OutboxMessageEdge:
 
 
 @strawberry.type
-class OutboxMessageConnection:
+class OutboxMessageConnection(Counted):
     edges: list[OutboxMessageEdge]
     page_info: PageInfo
 
@@ -140,7 +135,7 @@ class AuditEventEdge:
 
 
 @strawberry.type
-class AuditEventConnection:
+class AuditEventConnection(Counted):
     edges: list[AuditEventEdge]
     page_info: PageInfo
 
@@ -160,7 +155,9 @@ class StaffQueries:
         edges = [
             StaffProviderEdge(cursor=c, node=StaffProvider.from_model(p)) for c, p in page.items
         ]
-        return StaffProviderConnection(edges=edges, page_info=_page_info(edges, page.has_next_page))  # type: ignore[arg-type]
+        return StaffProviderConnection(
+            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        )
 
     @strawberry.field
     async def provider_clients(
@@ -171,7 +168,9 @@ class StaffQueries:
         except DomainError as error:
             raise public_error(error) from None
         edges = [StaffClientEdge(cursor=c, node=ClientType.from_view(v)) for c, v in page.items]
-        return StaffClientConnection(edges=edges, page_info=_page_info(edges, page.has_next_page))  # type: ignore[arg-type]
+        return StaffClientConnection(
+            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        )
 
     @strawberry.field
     async def client_imports(
@@ -189,7 +188,9 @@ class StaffQueries:
         edges = [
             ClientImportEdge(cursor=c, node=ClientImportType.from_row(r)) for c, r in page.items
         ]
-        return ClientImportConnection(edges=edges, page_info=_page_info(edges, page.has_next_page))  # type: ignore[arg-type]
+        return ClientImportConnection(
+            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        )
 
     @strawberry.field
     async def outbox_messages(
@@ -206,7 +207,9 @@ class StaffQueries:
         edges = [
             OutboxMessageEdge(cursor=c, node=OutboxMessageType.from_model(m)) for c, m in page.items
         ]
-        return OutboxMessageConnection(edges=edges, page_info=_page_info(edges, page.has_next_page))  # type: ignore[arg-type]
+        return OutboxMessageConnection(
+            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        )
 
     @strawberry.field
     async def audit_events(
@@ -225,7 +228,9 @@ class StaffQueries:
         except DomainError as error:
             raise public_error(error) from None
         edges = [AuditEventEdge(cursor=c, node=AuditEventType.from_model(e)) for c, e in page.items]
-        return AuditEventConnection(edges=edges, page_info=_page_info(edges, page.has_next_page))  # type: ignore[arg-type]
+        return AuditEventConnection(
+            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        )
 
 
 @strawberry.type

@@ -37,7 +37,7 @@ async def test_sign_up_log_in_me_log_out(api: Api) -> None:
     assert (await api.gql(ME, token=second))["me"]["id"] == viewer["id"]
 
     assert (await api.gql("mutation { logOut }", token=second))["logOut"] is True
-    assert (await api.gql(ME, token=second))["me"] is None
+    assert await _refused(api, second)
     # the first session is unaffected
     assert (await api.gql(ME, token=token))["me"]["id"] == viewer["id"]
 
@@ -92,16 +92,23 @@ async def test_wrong_password_then_throttled(api: Api) -> None:
     assert unknown["code"] == "INVALID_CREDENTIALS"
 
 
+async def _refused(api: Api, token: str) -> bool:
+    """An ended session's token is UNAUTHENTICATED (HTTP 401), never an anonymous request."""
+    response = await api.post(ME, token=token)
+    code = response.json()["errors"][0]["extensions"]["code"]
+    return response.status_code == 401 and code == "UNAUTHENTICATED"
+
+
 async def test_expired_and_idle_sessions_are_refused(api: Api) -> None:
     token, viewer = await sign_up_provider(api)
     past = datetime.now(UTC) - timedelta(seconds=1)
     await Session.filter(user_id=viewer["id"]).update(expires_at=past)
-    assert (await api.gql(ME, token=token))["me"] is None
+    assert await _refused(api, token)
 
     token, viewer = await sign_up_provider(api)
     idle = datetime.now(UTC) - timedelta(seconds=api.settings.session_idle_seconds + 1)
     await Session.filter(user_id=viewer["id"]).update(last_seen_at=idle)
-    assert (await api.gql(ME, token=token))["me"] is None
+    assert await _refused(api, token)
 
 
 async def test_sign_up_sends_confirmation_through_the_outbox(api: Api) -> None:
