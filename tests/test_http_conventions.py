@@ -372,10 +372,12 @@ async def test_websocket_origins_follow_the_same_policy(api: Api) -> None:
         ):
             pass
     assert refused.value.response.status_code == 403
+    token, _ = await sign_up_provider(api)  # a socket needs a live session
     async with websockets.connect(
         url, subprotocols=["graphql-transport-ws"], origin="http://localhost:5173"
     ) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        await ws.send(json.dumps(init))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
 
 
