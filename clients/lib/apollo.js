@@ -14,7 +14,7 @@ export function possibleTypes() {
   return JSON.parse(readFileSync(file, "utf8")).possibleTypes;
 }
 
-/** A fetch that remembers each request (method, url, parsed body) so a check can see the wire. */
+/** A fetch that remembers each request (method, url, body) and its answer, to check the wire. */
 export function recordingFetch() {
   const requests = [];
   const recorded = async (input, init = {}) => {
@@ -23,7 +23,13 @@ export function recordingFetch() {
     if (typeof init.body === "string") body = JSON.parse(init.body);
     const method = (init.method ?? "GET").toUpperCase();
     const response = await fetch(input, init);
-    requests.push({ method, url, body, status: response.status });
+    let answer = null;
+    try {
+      answer = JSON.parse(await response.clone().text());
+    } catch {
+      // not JSON: kept as null; a check on the answer then says so
+    }
+    requests.push({ method, url, body, status: response.status, answer });
     return response;
   };
   return { fetch: recorded, requests };
