@@ -94,12 +94,12 @@ async function main() {
     clearTimeout(timer);
   } finally {
     if (code !== 0) {
-      console.log(`---- last lines of the caseload serve log ----\n${await server.logTail()}`);
+      console.log(`---- caseload serve log, warnings and errors ----\n${await server.logProblems()}`);
     }
-    // a failed run keeps the data dir (log, SQLite file, mail) for a look afterwards
-    const stopped = await server.stop({ keep: code !== 0 });
-    console.log(`caseload serve stopped (exit ${stopped})`);
-    if (code !== 0) console.log(`kept ${server.dataDir} (serve.log, mail/) for a look`);
+    // E2E_KEEP=1 keeps the data dir (serve.log, the SQLite file, mail/) for a look afterwards
+    const keep = process.env.E2E_KEEP === "1";
+    const stopped = await server.stop({ keep });
+    console.log(`caseload serve stopped (exit ${stopped})${keep ? `; kept ${server.dataDir}` : ""}`);
   }
   const { passed, failed } = await counts(tapFile);
   await rm(reports, { recursive: true, force: true });

@@ -42,6 +42,8 @@ function serverEnv(dataDir, port) {
     CASELOAD_DATA_DIR: dataDir,
     CASELOAD_PUBLIC_URL: `http://127.0.0.1:${port}`,
     CASELOAD_EMAIL_BACKEND: "file",
+    // small batches, so a few thousand rows report progress several times
+    CASELOAD_IMPORT_BATCH_ROWS: "500",
   };
 }
 
@@ -117,7 +119,7 @@ export async function startServer({ attempts = 3 } = {}) {
       dataDir,
       mailDir: path.join(dataDir, "mail"),
       logPath,
-      logTail: () => tail(logPath),
+      logProblems: () => problems(logPath),
       async stop({ keep = false } = {}) {
         const code = await stopChild(child);
         log.end();
@@ -129,10 +131,27 @@ export async function startServer({ attempts = 3 } = {}) {
   throw lastError;
 }
 
-async function tail(file, lines = 80) {
+async function tail(file, lines = 40) {
   try {
     return (await readFile(file, "utf8")).split("\n").slice(-lines).join("\n");
   } catch {
     return "(no log)";
   }
+}
+
+/** The log's WARNING/ERROR records with their traceback lines (the rest is routine INFO). */
+async function problems(file, lines = 120) {
+  let text;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return "(no log)";
+  }
+  const kept = [];
+  let inRecord = false;
+  for (const line of text.split("\n")) {
+    if (/^\d{4}-\d\d-\d\d /.test(line) || /^[A-Z]+: /.test(line)) inRecord = /WARNING|ERROR|CRITICAL/.test(line);
+    if (inRecord) kept.push(line);
+  }
+  return kept.length ? kept.slice(-lines).join("\n") : "(none)";
 }

@@ -107,6 +107,34 @@ test("graphql-ws: clientImportProgress runs to completion with the file's counts
   assert.deepEqual(sources, Array(5).fill("IMPORT"));
 });
 
+test("graphql-ws: a larger import is followed batch by batch to completion", async (t) => {
+  const rows = 3000;
+  const lines = ["First Name,Last Name,Email"];
+  for (let i = 0; i < rows; i += 1) lines.push(`Row${i},Batch,row${i}.${importId.slice(0, 8)}@example.org`);
+  const file = new File([`${lines.join("\n")}\n`], "large.csv", { type: "text/csv" });
+  const upload = uploadClient(provider.token);
+  const input = { file, sendInvitations: false };
+  const started = (await upload.mutate({ mutation: START_IMPORT, variables: { input } })).data.startClientImport;
+  assert.equal(started.__typename, "StartClientImportSuccess", JSON.stringify(started));
+
+  const client = wsClient(provider.token);
+  try {
+    const events = await collect(client, { query: PROGRESS, variables: { id: started.clientImport.id } });
+    const snapshots = events.map((event) => event.clientImportProgress);
+    t.diagnostic(`snapshots: ${snapshots.map((s) => `${s.status} ${s.processedRows}`).join(", ")}`);
+    // the current state when subscribing, then at least the batches that commit after it
+    assert.ok(snapshots.length >= 2, `only ${JSON.stringify(snapshots)}`);
+    const processed = snapshots.map((s) => s.processedRows);
+    assert.deepEqual(processed, [...processed].sort((a, b) => a - b), "progress never goes back");
+    const last = snapshots.at(-1);
+    assert.equal(last.status, "COMPLETED");
+    assert.equal(last.processedRows, rows);
+    assert.equal(last.createdCount, rows);
+  } finally {
+    await client.dispose();
+  }
+});
+
 test("graphql-ws: the provider receives a client's message with messageReceived", async () => {
   const person = await confirmedClient("writer");
   const client = wsClient(provider.token);
