@@ -106,7 +106,7 @@ async function main() {
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`e2e took ${seconds}s`);
   console.log(`e2e: ${passed} passed, ${failed} failed`);
-  return code === 0 && failed === 0 ? 0 : 1;
+  return code === 0 && failed === 0 && passed > 0 ? 0 : 1;
 }
 
 process.exitCode = await main().catch((error) => {
