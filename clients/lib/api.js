@@ -13,7 +13,8 @@ export function server() {
   return { url, mailDir, wsUrl: url.replace(/^http/, "ws") };
 }
 
-export const PASSWORD = "correct horse battery staple";
+// One per test process, long and random, so any strength check (length, zxcvbn) accepts it.
+export const PASSWORD = `e2e-${randomUUID()}`;
 
 export function uniqueEmail(label) {
   return `${label}-${randomUUID().slice(0, 8)}@example.org`;
