@@ -23,14 +23,9 @@ function namesInCsv() {
   return rows.map((row) => row.split(",").slice(0, 2).join(" "));
 }
 
-test("a page on another origin logs in, lists clients, uploads a file and shows live progress", async (t) => {
+/** Debian's chromium, headless, with a fresh profile; closed (and the profile removed) after `t`. */
+async function launch(t) {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  const { url: apiUrl } = server();
-  const provider = await confirmedProvider("browser");
-  await addClient(provider.token, "Fay", "Fisher");
-  await addClient(provider.token, "Gil", "Grant");
-
-  const pageServer = await startStaticServer();
   const profile = await mkdtemp(path.join(tmpdir(), "caseload-e2e-chromium-"));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -46,13 +41,24 @@ test("a page on another origin logs in, lists clients, uploads a file and shows 
       "--disable-sync",
     ],
   });
-  const seen = [];
-  const apiResponses = [];
   t.after(async () => {
     await browser.close();
-    await pageServer.close();
     await rm(profile, { recursive: true, force: true });
   });
+  return browser;
+}
+
+test("a page on another origin logs in, lists clients, uploads a file and shows live progress", async (t) => {
+  const { url: apiUrl } = server();
+  const provider = await confirmedProvider("browser");
+  await addClient(provider.token, "Fay", "Fisher");
+  await addClient(provider.token, "Gil", "Grant");
+
+  const pageServer = await startStaticServer();
+  const browser = await launch(t);
+  t.after(() => pageServer.close());
+  const seen = [];
+  const apiResponses = [];
 
   const page = await browser.newPage();
   page.on("console", (message) => seen.push(`console.${message.type()}: ${message.text()}`));
@@ -125,4 +131,40 @@ test("a page on another origin logs in, lists clients, uploads a file and shows 
   const read = apiResponses.filter((r) => r.method === "POST");
   assert.ok(read.length >= 4, JSON.stringify(apiResponses));
   assert.ok(read.every((r) => r.status === 200 && r.allowOrigin === pageOrigin), JSON.stringify(apiResponses));
+});
+
+test("GraphiQL at /graphql renders from the server's own files, with no other host reached", async (t) => {
+  const { url: apiUrl } = server();
+  const browser = await launch(t);
+  const page = await browser.newPage();
+  const elsewhere = [];
+  await page.setRequestInterception(true);
+  page.on("request", (request) => {
+    const target = request.url();
+    if (target.startsWith("data:") || new URL(target).origin === new URL(apiUrl).origin) {
+      request.continue();
+    } else {
+      elsewhere.push(target); // a CDN, say: this machine has no internet, and CI neither
+      request.abort();
+    }
+  });
+  const introspection = page.waitForResponse(
+    (response) => response.url() === apiUrl && (response.request().postData() ?? "").includes("__schema"),
+    { timeout: STEP_MS },
+  );
+  introspection.catch(() => {}); // awaited below; a page that never asks fails there
+  await page.goto(apiUrl, { waitUntil: "load" });
+  try {
+    await page.waitForFunction(
+      `document.querySelector("#graphiql, .graphiql-container")?.querySelector(".graphiql-editor, .graphiql-query-editor, .CodeMirror, .cm-editor") !== null`,
+      { timeout: STEP_MS },
+    );
+  } catch (error) {
+    const body = await page.$eval("body", (el) => el.innerText).catch(() => "?");
+    assert.fail(`GraphiQL did not render: ${error.message}\nother hosts asked: ${elsewhere.join(", ")}\npage: ${body}`);
+  }
+  assert.deepEqual(elsewhere, []);
+  const answer = await introspection;
+  assert.equal(answer.status(), 200);
+  assert.ok((await answer.json()).data.__schema, "GraphiQL's introspection got no schema");
 });

@@ -60,6 +60,33 @@ test("apollo-upload-client: startClientImport with a real CSV", async () => {
   importId = result.clientImport.id;
 });
 
+test("issuesReportUrl downloads the row-issues CSV without an Authorization header", async () => {
+  assert.ok(importId, "needs the import started above");
+  const client = wsClient(provider.token);
+  try {
+    await collect(client, { query: PROGRESS, variables: { id: importId } }); // until it is done
+  } finally {
+    await client.dispose();
+  }
+  const data = await post(
+    `query($id: ID!) { clientImport(id: $id) { issuesReportUrl issues(first: 50) { totalCount } } }`,
+    { id: importId },
+    provider.token,
+  );
+  const link = new URL(data.clientImport.issuesReportUrl, url);
+  const response = await fetch(link); // a plain link: no token, no headers
+  assert.equal(response.status, 200, await response.clone().text());
+  assert.match(response.headers.get("content-type") ?? "", /text\/csv/);
+  const lines = (await response.text()).trim().split(/\r?\n/);
+  assert.equal(lines.length, 1 + data.clientImport.issues.totalCount, lines.join("\n"));
+
+  link.searchParams.set("signature", `x${link.searchParams.get("signature") ?? ""}`);
+  const forged = await fetch(link);
+  assert.equal(forged.status, 403);
+  const refusal = await forged.json(); // a refusal is GraphQL-style JSON with a code
+  assert.equal(typeof refusal.errors[0].extensions.code, "string", JSON.stringify(refusal));
+});
+
 test("apollo-upload-client: a file without an e-mail column is an ImportFileError naming it", async () => {
   const client = uploadClient(provider.token);
   const csv = "First Name,Last Name,Mobile Phone\nMia,Garcia,(462) 555-1931\n";
