@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+CLIENTS := clients
+NPM_STAMP := $(CLIENTS)/node_modules/.installed
 
-.PHONY: run test lint format bench migrate schema reliability scale-check clean
+.PHONY: run test e2e lint format bench migrate schema reliability scale-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,17 @@ migrate: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Front-end clients (Apollo, urql, graphql-ws, a page in headless Chromium) against a real
+# `caseload serve`; see clients/. npm packages come from the committed lock file.
+$(NPM_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	cd $(CLIENTS) && npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+e2e: $(STAMP)
+	$(CLIENTS)/ensure-tools.sh
+	$(MAKE) $(NPM_STAMP)
+	cd $(CLIENTS) && npm test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,4 +59,4 @@ scale-check: $(STAMP)
 	$(BIN)/python -m bench.scale_check
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(CLIENTS)/node_modules $(CLIENTS)/generated
