@@ -15,7 +15,7 @@ from resolvers.errors import AuthFailure, DomainError, FieldProblem, InvalidInpu
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session, revoke_session
-from resolvers.unit_of_work import unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -103,15 +103,19 @@ async def sign_up_provider(
     if problems:
         raise InvalidInput(problems)
     password_hash = hash_password(data.password)
+
+    async def work(uow: UnitOfWork) -> User:
+        user = await User.create(
+            email=email, password_hash=password_hash, role=Role.PROVIDER, using_db=uow.conn
+        )
+        await Provider.create(
+            user=user, display_name=display_name, practice_name=practice_name, using_db=uow.conn
+        )
+        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        return user
+
     try:
-        async with unit_of_work(services) as uow:
-            user = await User.create(
-                email=email, password_hash=password_hash, role=Role.PROVIDER, using_db=uow.conn
-            )
-            await Provider.create(
-                user=user, display_name=display_name, practice_name=practice_name, using_db=uow.conn
-            )
-            await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        user = await in_unit_of_work(services, work)
     except IntegrityError:
         raise _email_taken() from None
     return await open_session(services.settings, user)
@@ -129,19 +133,23 @@ async def sign_up_client(
     if problems:
         raise InvalidInput(problems)
     password_hash = hash_password(data.password)
+
+    async def work(uow: UnitOfWork) -> User:
+        user = await User.create(
+            email=email, password_hash=password_hash, role=Role.CLIENT, using_db=uow.conn
+        )
+        await Client.create(
+            user=user,
+            legal_first_name=first,
+            legal_last_name=last,
+            **search_fields(first, last, None, email),
+            using_db=uow.conn,
+        )
+        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        return user
+
     try:
-        async with unit_of_work(services) as uow:
-            user = await User.create(
-                email=email, password_hash=password_hash, role=Role.CLIENT, using_db=uow.conn
-            )
-            await Client.create(
-                user=user,
-                legal_first_name=first,
-                legal_last_name=last,
-                **search_fields(first, last, None, email),
-                using_db=uow.conn,
-            )
-            await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        user = await in_unit_of_work(services, work)
     except IntegrityError:
         raise _email_taken() from None
     return await open_session(services.settings, user)

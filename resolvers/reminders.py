@@ -12,7 +12,7 @@ from caseload.settings import Settings
 from models import Client, FormAcknowledgement, ProviderClient
 from resolvers.onboarding import clients_with_current_forms, current_form_ids, state_of
 from resolvers.ports import Services
-from resolvers.unit_of_work import unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 ONBOARDING_REMINDER = "email.onboarding_reminder"
 BATCH = 200
@@ -61,7 +61,8 @@ async def _batch(
 
 async def _claim(services: Services, client: Client, sent: int) -> bool:
     """Count the reminder and write its e-mail together; a second worker's UPDATE matches nothing."""
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> bool:
         won = (
             await Client.filter(id=client.id, reminders_sent=sent)
             .using_db(uow.conn)
@@ -72,7 +73,9 @@ async def _claim(services: Services, client: Client, sent: int) -> bool:
         await uow.add_outbox(
             ONBOARDING_REMINDER, {"user_id": str(client.user.id), "reminder": sent + 1}
         )
-    return True
+        return True
+
+    return await in_unit_of_work(services, work)
 
 
 async def queue_due_reminders(services: Services, *, now: datetime | None = None) -> int:

@@ -79,24 +79,19 @@ async def unit_of_work(services: Services) -> AsyncIterator[UnitOfWork]:
     await _release(services, uow)
 
 
-async def in_unit_of_work(
-    services: Services,
-    work: Callable[[UnitOfWork], Awaitable[T]],
-    *,
-    attempts: int = ATTEMPTS,
+async def in_transaction_retried(
+    work: Callable[[BaseDBAsyncClient], Awaitable[T]], *, attempts: int = ATTEMPTS
 ) -> T:
     """Run `work` in a transaction; a transient failure runs it again on a fresh one.
 
-    Transient: SQLite busy or locked, PostgreSQL serialization failure or deadlock. Each
-    attempt gets its own unit of work, so only the effects (outbox dispatch, events) of the
-    attempt that committed are released. `work` must not change state outside the
-    database that a second run would repeat. Any other error propagates at once.
+    Transient: SQLite busy or locked, PostgreSQL serialization failure or deadlock, met at
+    BEGIN, in the body or at COMMIT. Any other error propagates at once. `work` must not
+    change anything outside the database that a second run would repeat.
     """
     for attempt in range(1, attempts + 1):
         try:
             async with in_transaction() as conn:
-                uow = UnitOfWork(conn)
-                result = await work(uow)
+                return await work(conn)
         except Exception as error:
             if attempt == attempts or not is_transient(error):
                 raise
@@ -108,7 +103,29 @@ async def in_unit_of_work(
             )
             delay = FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1)
             await asyncio.sleep(delay * (0.5 + random.random()))
-            continue
-        await _release(services, uow)
-        return result
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def in_unit_of_work(
+    services: Services,
+    work: Callable[[UnitOfWork], Awaitable[T]],
+    *,
+    attempts: int = ATTEMPTS,
+) -> T:
+    """`work` in a unit of work, retried like `in_transaction_retried`.
+
+    Each attempt gets its own unit of work, so only the effects (outbox dispatch, events)
+    of the attempt that committed are released.
+    """
+    committed: list[UnitOfWork] = []
+
+    async def attempt(conn: BaseDBAsyncClient) -> T:
+        committed.clear()
+        uow = UnitOfWork(conn)
+        result = await work(uow)
+        committed.append(uow)
+        return result
+
+    result = await in_transaction_retried(attempt, attempts=attempts)
+    await _release(services, committed[0])
+    return result
