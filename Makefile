@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench migrate schema reliability scale-check clean
+.PHONY: run test lint format bench migrate schema reliability load scale-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/python scripts/reliability.py
+
+# LOAD_ARGS="--postgres" (a throwaway PostgreSQL) or "--database-url URL"; see bench/load.py.
+LOAD_ARGS ?=
+load: $(STAMP)
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 scale-check: $(STAMP)
 	$(BIN)/python -m bench.scale_check
