@@ -20,7 +20,8 @@ from tortoise.exceptions import OperationalError
 
 from caseload.redis import connect, make_services
 from caseload.settings import Settings
-from models import OutboxMessage, OutboxStatus, ProviderClient
+from models import FormDocument, OutboxMessage, OutboxStatus, ProviderClient
+from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 from tests.support import (
     AUTH_FIELDS,
@@ -158,16 +159,8 @@ async def write_lock_held_elsewhere(api: Api, seconds: float) -> AsyncIterator[N
         await conn.execute_script("PRAGMA busy_timeout=15000")
 
 
-SQLITE_ONLY = pytest.mark.skipif(
-    bool(os.environ.get("CASELOAD_TEST_DATABASE_URL")), reason="a SQLite write lock"
-)
-
-
-@SQLITE_ONLY
-async def test_a_unit_of_work_retries_while_another_connection_holds_the_write_lock(
-    api: Api, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A real lock held past the busy timeout: the first attempt fails, a later one commits."""
+async def _sqlite_lock_is_retried(api: Api, services: Services) -> tuple[UUID, list[int]]:
+    """A real lock held past the busy timeout: one attempt fails, a retried one commits."""
     runs: list[int] = []
 
     async def work(uow: UnitOfWork) -> UUID:
@@ -175,23 +168,64 @@ async def test_a_unit_of_work_retries_while_another_connection_holds_the_write_l
         message = await uow.add_outbox("email.confirm_account", {"user_id": None})
         return message.id
 
+    async with write_lock_held_elsewhere(api, 0.3):
+        with pytest.raises(OperationalError, match="locked"):
+            await in_unit_of_work(services, work, attempts=1)
+    assert await OutboxMessage.all().count() == 0
+    started = time.monotonic()
+    async with write_lock_held_elsewhere(api, 0.45):
+        written = await in_unit_of_work(services, work, attempts=5)
+    assert time.monotonic() - started >= 0.4  # it waited for the lock, then got it
+    return written, runs
+
+
+async def _postgres_serialization_failure_is_retried(
+    api: Api, services: Services
+) -> tuple[UUID, list[int]]:
+    """A real 40001: another connection changes the row this REPEATABLE READ attempt read."""
+    import asyncpg  # PostgreSQL runs only
+
+    form = await FormDocument.first()
+    assert form is not None
+    other = await asyncpg.connect(api.settings.resolved_database_url())
+    runs: list[int] = []
+
+    async def work(uow: UnitOfWork) -> UUID:
+        runs.append(1)
+        await uow.conn.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        await FormDocument.filter(id=form.id).using_db(uow.conn).values_list("title", flat=True)
+        if len(runs) == 1:  # a concurrent writer commits after our snapshot was taken
+            await other.execute("UPDATE form_documents SET title = title WHERE id = $1", form.id)
+        await FormDocument.filter(id=form.id).using_db(uow.conn).update(title=form.title)
+        message = await uow.add_outbox("email.confirm_account", {"user_id": None})
+        return message.id
+
+    try:
+        written = await in_unit_of_work(services, work)
+    finally:
+        await other.close()
+    return written, runs
+
+
+async def test_a_unit_of_work_retries_a_transient_failure(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite: another connection holds the write lock; PostgreSQL: a serialization failure."""
     redis = await connect(api.settings.redis_url or "")
     try:
         services = make_services(api.settings, redis)
-        async with write_lock_held_elsewhere(api, 0.3):
-            with pytest.raises(OperationalError, match="locked"):
-                await in_unit_of_work(services, work, attempts=1)
-        assert await OutboxMessage.all().count() == 0
-        started = time.monotonic()
-        async with write_lock_held_elsewhere(api, 0.45):
-            written = await in_unit_of_work(services, work, attempts=5)
-        waited = time.monotonic() - started
+        if Tortoise.get_connection("default").capabilities.dialect == "sqlite":
+            written, runs = await _sqlite_lock_is_retried(api, services)
+            assert runs == [1]  # the body ran only on the attempt that got the lock
+        else:
+            written, runs = await _postgres_serialization_failure_is_retried(api, services)
+            assert runs == [1, 1]  # the first attempt failed in its body and ran again
         queued = await redis.exists(f"arq:job:outbox:{written}:0")
     finally:
         await redis.aclose()
     retried = [r for r in caplog.records if "transient database failure" in r.getMessage()]
-    assert retried  # the second call met the lock at least once and tried again
-    assert waited >= 0.4
-    assert runs == [1]  # the body ran only on the attempt that got the lock
+    assert retried  # met the failure at least once and tried again
+    # one outbox row: the failed attempt's row was rolled back, and only the committed
+    # attempt's row was dispatched
     assert [m.id for m in await OutboxMessage.all()] == [written]
-    assert queued == 1  # the committed attempt's outbox row was dispatched
+    assert queued == 1
