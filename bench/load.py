@@ -16,7 +16,9 @@ for the imports to finish). At once:
 
 It prints per operation: count, errors, p50/p99 latency; `/healthz` p99 (all, and while a
 hostile request was in flight); Redis clients (all, and those the API process holds); the
-processes' peak memory. Exit status 0 only when nothing failed.
+processes' peak memory. Exit status 0 only when nothing failed and the targets of issue #13
+were met (/healthz p99 < 100 ms while hostile requests run, addClient p99 < 250 ms on
+SQLite, at most 10 Redis connections held by the API process).
 """
 
 from __future__ import annotations
@@ -678,6 +680,9 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
     }
 
 
+HEALTHZ_P99_MS = 100
+ADD_CLIENT_P99_MS = 250
+API_REDIS_CONNECTIONS = 10  # "a handful": the queue and pub/sub pools, not one per socket
 WRITES = ("addClient", "addClients", "sendMessage", "signUp", "verifyEmail", "startClientImport")
 
 
@@ -694,6 +699,20 @@ def verdict(summary: dict[str, Any]) -> list[str]:
             problems.append(f"import {number + 1} ended {state or 'unknown'}, expected {rows} rows")
     if summary["outbox"].get("FAILED"):
         problems.append(f"{summary['outbox']['FAILED']} e-mails FAILED")
+    # the targets of issue #13
+    if summary["healthz_p99_hostile_ms"] > HEALTHZ_P99_MS:
+        problems.append(
+            f"/healthz p99 {summary['healthz_p99_hostile_ms']} ms while hostile requests ran "
+            f"(target < {HEALTHZ_P99_MS} ms)"
+        )
+    add_p99 = summary["ops"].get("addClient", {}).get("p99_ms", 0)
+    if summary["backend"] == "SQLite" and add_p99 > ADD_CLIENT_P99_MS:
+        problems.append(f"addClient p99 {add_p99} ms (target < {ADD_CLIENT_P99_MS} ms on SQLite)")
+    if summary["api_redis_connections_peak"] > API_REDIS_CONNECTIONS:
+        problems.append(
+            f"the API process held {summary['api_redis_connections_peak']} Redis connections "
+            f"(target <= {API_REDIS_CONNECTIONS}, whatever the number of subscriptions)"
+        )
     return problems
 
 

@@ -200,14 +200,19 @@ def run_load(label: str, work: Path, database_url: str | None) -> list[Row]:
     if database_url:
         command += ["--database-url", database_url]
     subprocess.run(command, cwd=ROOT, check=False)
+    return [load_row(label, summary_path)]
+
+
+def load_row(label: str, summary_path: Path) -> Row:
+    """The table row of one `make load` run, from the summary it wrote (or its absence)."""
     fault = (
         "load: 20 providers adding, 4 imports with invitations, clients messaging, "
         "100 subscriptions, hostile anonymous requests"
     )
     if not summary_path.exists():
-        return [
-            Row(label, LOAD_POINT, "bench/load.py", "error", fault, "no summary", "unknown", False)
-        ]
+        return Row(
+            label, LOAD_POINT, "bench/load.py", "error", fault, "no summary", "unknown", False
+        )
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     ops = summary["ops"]
     writes = [op for name, op in ops.items() if name.startswith(LOAD_WRITES)]
@@ -222,19 +227,16 @@ def run_load(label: str, work: Path, database_url: str | None) -> list[Row]:
         f"{summary['redis_clients_peak']} (API {summary['api_redis_connections_peak']}); "
         + "; ".join(summary["problems"])
     )
-    outcome = "passed" if not summary["problems"] else "failed"
-    return [
-        Row(
-            label,
-            LOAD_POINT,
-            "bench/load.py",
-            outcome,
-            fault,
-            happened,
-            f"{failed_writes} writes",
-            not summary["problems"],
-        )
-    ]
+    return Row(
+        label,
+        LOAD_POINT,
+        "bench/load.py",
+        "passed" if not summary["problems"] else "failed",
+        fault,
+        happened,
+        f"{failed_writes} writes",
+        not summary["problems"],
+    )
 
 
 LOAD_WRITES = ("addClient", "sendMessage", "signUp", "verifyEmail", "startClientImport")
