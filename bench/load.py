@@ -638,11 +638,13 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
             work_tasks = [
                 *(add_clients(run, provider_http, p, tag) for p in providers),
                 *(send_messages(run, client_http, c, providers) for c in clients),
-                hostile(run, tag),
+                *([hostile(run, tag)] if args.hostile else []),
             ]
             await asyncio.gather(*work_tasks, *holders)
             load_seconds = time.monotonic() - started
-            done, pending = await asyncio.wait(imports, timeout=args.drain)
+            done, pending = (
+                await asyncio.wait(imports, timeout=args.drain) if imports else (set(), set())
+            )
             for task in pending:
                 task.cancel()
             import_states = [t.result() if t in done and not t.exception() else {} for t in imports]
@@ -768,6 +770,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--importers", type=int, default=4)
     parser.add_argument("--import-rows", type=int, default=20_000)
     parser.add_argument("--subscriptions", type=int, default=100)
+    parser.add_argument(
+        "--no-hostile", dest="hostile", action="store_false", help="leave the hostile caller out"
+    )
     parser.add_argument("--database-url", default=os.environ.get("CASELOAD_LOAD_DATABASE_URL"))
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL")
     parser.add_argument("--json", type=Path, help="also write the summary here")
