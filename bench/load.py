@@ -573,20 +573,17 @@ async def sample(serve: Serve, peaks: Peaks, until: Callable[[], bool]) -> None:
             await redis.aclose()
 
 
-def outbox_counts(database_url: str | None, data_dir: Path) -> dict[str, int]:
+async def outbox_counts(database_url: str | None, data_dir: Path) -> dict[str, int]:
     """Outgoing e-mail by status, read from the database itself."""
     query = "SELECT status, COUNT(*) FROM outbox_messages GROUP BY status"
     if database_url and not database_url.startswith("sqlite"):
         import asyncpg  # only for PostgreSQL runs
 
-        async def read() -> list[Any]:
-            conn = await asyncpg.connect(database_url)
-            try:
-                return list(await conn.fetch(query))
-            finally:
-                await conn.close()
-
-        return {row[0]: int(row[1]) for row in asyncio.run(read())}
+        conn = await asyncpg.connect(database_url)
+        try:
+            return {row[0]: int(row[1]) for row in await conn.fetch(query)}
+        finally:
+            await conn.close()
     with sqlite3.connect(data_dir / "caseload.sqlite3") as conn:
         return {status: int(count) for status, count in conn.execute(query)}
 
@@ -653,7 +650,7 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
         finished = True
         await asyncio.gather(*samplers, return_exceptions=True)
         serve.stop()
-    outbox = outbox_counts(database_url, data_dir)
+    outbox = await outbox_counts(database_url, data_dir)
     return {
         "backend": "PostgreSQL" if database_url else "SQLite",
         "seconds": round(load_seconds, 1),
