@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 CLIENTS := clients
 NPM_STAMP := $(CLIENTS)/node_modules/.installed
 
-.PHONY: run test e2e lint format bench migrate schema reliability scale-check clean
+.PHONY: run test e2e lint format bench migrate schema reliability load scale-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/python scripts/reliability.py
+
+# LOAD_ARGS="--postgres" (a throwaway PostgreSQL) or "--database-url URL"; see bench/load.py.
+LOAD_ARGS ?=
+load: $(STAMP)
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 scale-check: $(STAMP)
 	$(BIN)/python -m bench.scale_check

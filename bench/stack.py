@@ -118,7 +118,9 @@ async def wait_ready(base: str, limit: float = 20) -> None:
         started = time.monotonic()
         while time.monotonic() - started < limit:
             try:
-                if (await http.get(f"{base}/readyz")).status_code == 200:
+                # the API is up once it reaches the database and Redis (workers start after it)
+                checks = (await http.get(f"{base}/readyz")).json()
+                if checks.get("database") and checks.get("redis"):
                     return
             except httpx.TransportError:
                 pass

@@ -29,6 +29,7 @@ from caseload.pubsub import PubSubBroker
 from caseload.redis import connect, make_services
 from caseload.settings import Settings, get_settings
 from schema.root import build_schema
+from workers.settings import HEALTH_CHECK_KEY, HEALTH_CHECK_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -112,19 +113,33 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
-        checks = {"database": False, "redis": False}
+        checks = {"database": False, "redis": False, "worker": False}
+        reasons: list[str] = []
         try:
             await Tortoise.get_connection("default").execute_query("SELECT 1")
             checks["database"] = True
         except Exception:  # noqa: BLE001 - any failure means not ready
             log.warning("readiness: database unreachable")
+            reasons.append("the database is unreachable")
         try:
-            await state["redis"].ping()  # type: ignore[attr-defined]
+            redis = state["redis"]
+            await redis.ping()  # type: ignore[attr-defined]
             checks["redis"] = True
+            # Every live worker rewrites arq's health-check key; it expires soon after the last.
+            checks["worker"] = bool(await redis.exists(HEALTH_CHECK_KEY))  # type: ignore[attr-defined]
+            if not checks["worker"]:
+                reasons.append(
+                    f"no worker has reported in the last {HEALTH_CHECK_SECONDS + 1} s "
+                    "(imports and e-mail are not running)"
+                )
         except (RedisError, OSError):
             log.warning("readiness: redis unreachable")
+            reasons.append("Redis is unreachable")
         ready = all(checks.values())
-        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+        body: dict[str, object] = {"ready": ready, **checks}
+        if reasons:
+            body["reason"] = "; ".join(reasons)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql),  # every method: the view answers others with a coded 405

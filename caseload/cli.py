@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -19,6 +20,7 @@ from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
 from caseload.logs import configure_logging
 from caseload.settings import Settings, get_settings
+from caseload.supervisor import WorkerSupervisor
 from models.forms import FormKind
 
 log = logging.getLogger("caseload")
@@ -43,7 +45,7 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 def serve(settings: Settings, *, workers: int = 1) -> int:
-    """API, one arq worker and (unless URLs are set) SQLite and an embedded Redis."""
+    """API, supervised arq workers and (unless URLs are set) SQLite and an embedded Redis."""
     import uvicorn
 
     from caseload.app import create_app
@@ -51,7 +53,7 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded: EmbeddedRedis | None = None
-    worker_processes: list[subprocess.Popen[bytes]] = []
+    supervisor: WorkerSupervisor | None = None
     # uvicorn re-raises the SIGTERM it caught once it has shut down; by default that would
     # end the process before the cleanup below (workers stopped, embedded Redis stopped).
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -63,33 +65,61 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
             log.info("embedded Redis on port %d", embedded.port)
         asyncio.run(apply_migrations(settings))
         env = _child_env(settings, redis_url)
-        for _ in range(workers):
-            worker_processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "caseload.cli", "worker"],
-                    env=env,
-                    preexec_fn=die_with_parent(),
-                )
+
+        def start_worker() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [sys.executable, "-m", "caseload.cli", "worker"],
+                env=env,
+                preexec_fn=die_with_parent(),
             )
+
         app_settings = settings.model_copy(update={"redis_url": redis_url})
-        print(f"Caseload GraphQL at http://{settings.host}:{settings.port}/graphql", flush=True)
-        uvicorn.run(
-            create_app(app_settings),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            access_log=False,  # request lines can carry ids in query strings; keep logs lean
-            ws="websockets-sansio",
-            # X-Forwarded-For is believed only from CASELOAD_TRUSTED_PROXIES (graphql_view),
-            # never by uvicorn on its own (it would trust any process on loopback)
-            proxy_headers=False,
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(app_settings),
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                access_log=False,  # request lines can carry ids in query strings; keep logs lean
+                ws="websockets-sansio",
+                # X-Forwarded-For is believed only from CASELOAD_TRUSTED_PROXIES (graphql_view),
+                # never by uvicorn on its own (it would trust any process on loopback)
+                proxy_headers=False,
+            )
         )
+        supervisor = WorkerSupervisor(
+            start_worker,
+            workers,
+            stop_process=_stop,
+            # Ctrl-C reaches the workers too: a worker stopping then is not restarted.
+            shutting_down=lambda: server.should_exit,
+            # With our own Redis no other worker writes the heartbeat: clear the dead one's
+            # at once, so /readyz says so now rather than when the key expires.
+            on_all_dead=(lambda: _forget_heartbeat(redis_url)) if embedded else None,
+        )
+        supervisor.start()
+        print(f"Caseload GraphQL at http://{settings.host}:{settings.port}/graphql", flush=True)
+        # uvicorn re-raises the Ctrl-C it handled once it has shut down
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
     finally:
-        for process in worker_processes:
-            _stop(process)
+        if supervisor is not None:
+            supervisor.stop()
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _forget_heartbeat(redis_url: str) -> None:
+    import redis
+
+    from workers.settings import HEALTH_CHECK_KEY
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        client.delete(HEALTH_CHECK_KEY)
+    finally:
+        client.close()
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

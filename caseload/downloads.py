@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -15,13 +17,28 @@ from resolvers.errors import DomainError
 from resolvers.ports import Services
 from resolvers.sessions import authenticate
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A spreadsheet starts a formula at a cell beginning with one of these (full-width forms
+# too, in East Asian locales) ...
+_FORMULA_CHARS = "=+\\-@\t\r\n\uff1d\uff0b\uff0d\uff20"
+# ... and a cell may begin anywhere after a `,` or `;` when the program splits on the other
+# separator (or ignores our quotes), or after a line break, after spaces or quotes it trims. An apostrophe before
+# the formula character makes every such start plain text.
+_FORMULA_START = re.compile(rf"(^|[,;\r\n])([ \"']*)(?=[{_FORMULA_CHARS}])")
 
 
 def safe_cell(value: object) -> str:
-    """A spreadsheet shows this as text, never runs it as a formula."""
+    """A spreadsheet shows this as text, never runs it as a formula, however it splits."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return _FORMULA_START.sub(r"\1\2'", text)
+
+
+def csv_text(rows: Iterable[Sequence[object]]) -> str:
+    """CSV with every cell quoted and neutralised (headers included)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+    return buffer.getvalue()
 
 
 def issues_csv(services: Services):  # type: ignore[no-untyped-def]
@@ -61,21 +78,10 @@ def _refusal(status: int, message: str) -> JSONResponse:
 
 
 def _csv(issues: list[Any]) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["Row", "Column", "Severity", "Code", "Message"])
-    for issue in issues:
-        writer.writerow(
-            [
-                issue.row,
-                safe_cell(issue.column),
-                issue.severity,
-                issue.code,
-                safe_cell(issue.message),
-            ]
-        )
+    header = ["Row", "Column", "Severity", "Code", "Message"]
+    body = [[i.row, i.column, i.severity, i.code, i.message] for i in issues]
     return Response(
-        buffer.getvalue(),
+        csv_text([header, *body]),
         media_type="text/csv; charset=utf-8",
         headers={
             "content-disposition": 'attachment; filename="import-issues.csv"',

@@ -25,7 +25,7 @@ from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session, revoke_session
-from resolvers.unit_of_work import unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 EMAIL_CONFIRMATION = "email.confirm_account"
 
@@ -96,15 +96,19 @@ async def sign_up_provider(
     if problems:
         raise invalid_input(problems)
     password_hash = await hash_password(services.settings, data.password)
+
+    async def work(uow: UnitOfWork) -> User:
+        user = await User.create(
+            email=email, password_hash=password_hash, role=Role.PROVIDER, using_db=uow.conn
+        )
+        await Provider.create(
+            user=user, display_name=display_name, practice_name=practice_name, using_db=uow.conn
+        )
+        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        return user
+
     try:
-        async with unit_of_work(services) as uow:
-            user = await User.create(
-                email=email, password_hash=password_hash, role=Role.PROVIDER, using_db=uow.conn
-            )
-            await Provider.create(
-                user=user, display_name=display_name, practice_name=practice_name, using_db=uow.conn
-            )
-            await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        user = await in_unit_of_work(services, work)
     except IntegrityError:
         raise _email_taken() from None
     return await open_session(services.settings, user)
@@ -124,19 +128,23 @@ async def sign_up_client(
     if problems:
         raise invalid_input(problems)
     password_hash = await hash_password(services.settings, data.password)
+
+    async def work(uow: UnitOfWork) -> User:
+        user = await User.create(
+            email=email, password_hash=password_hash, role=Role.CLIENT, using_db=uow.conn
+        )
+        await Client.create(
+            user=user,
+            legal_first_name=first,
+            legal_last_name=last,
+            **search_fields(first, last, None, email),
+            using_db=uow.conn,
+        )
+        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        return user
+
     try:
-        async with unit_of_work(services) as uow:
-            user = await User.create(
-                email=email, password_hash=password_hash, role=Role.CLIENT, using_db=uow.conn
-            )
-            await Client.create(
-                user=user,
-                legal_first_name=first,
-                legal_last_name=last,
-                **search_fields(first, last, None, email),
-                using_db=uow.conn,
-            )
-            await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        user = await in_unit_of_work(services, work)
     except IntegrityError:
         raise _email_taken() from None
     return await open_session(services.settings, user)
@@ -179,8 +187,11 @@ async def resend_email_confirmation(services: Services, actor: Actor | None) -> 
     user = await User.get_or_none(id=actor.user_id)
     if user is None or user.email_verified_at is not None:
         return True
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+
+    await in_unit_of_work(services, work)
     return True
 
 

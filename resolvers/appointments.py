@@ -28,7 +28,7 @@ from resolvers.policies import (
     visible_link,
 )
 from resolvers.ports import Services
-from resolvers.unit_of_work import UnitOfWork, unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 MAX_LENGTH = timedelta(hours=8)
 INSURANCE_REQUEST = "email.insurance_request"
@@ -105,7 +105,8 @@ async def schedule(
     link = await visible_link(actor, data.client_id)
     if link.archived_at is not None:
         raise client_archived()
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> tuple[Provider, Appointment]:
         # Two schedules at once must not both pass the overlap check: hold the provider row
         # (PostgreSQL); SQLite runs one write transaction at a time anyway.
         provider = (
@@ -139,6 +140,9 @@ async def schedule(
             subject_id=appointment.id,
             conn=uow.conn,
         )
+        return provider, appointment
+
+    provider, appointment = await in_unit_of_work(services, work)
     return AppointmentView(appointment, link_view(link), provider)
 
 
@@ -176,7 +180,8 @@ async def confirm(services: Services, actor: Actor | None, appointment_id: str) 
     if not state.complete:
         raise OnboardingIncomplete(state.missing_steps)
     now = datetime.now(UTC)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         changed = (
             await Appointment.filter(id=appointment.id, status=AppointmentStatus.SCHEDULED)
             .using_db(uow.conn)
@@ -191,6 +196,8 @@ async def confirm(services: Services, actor: Actor | None, appointment_id: str) 
             subject_id=appointment.id,
             conn=uow.conn,
         )
+
+    await in_unit_of_work(services, work)
     appointment.status, appointment.confirmed_at = AppointmentStatus.CONFIRMED, now
     return view
 
@@ -201,7 +208,8 @@ async def cancel(services: Services, actor: Actor | None, appointment_id: str) -
     appointment = await _own_appointment(actor, appointment_id)
     link = await visible_link(actor, str(appointment.client_id))
     now = datetime.now(UTC)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         changed = (
             await Appointment.filter(id=appointment.id, status__in=BUSY)
             .using_db(uow.conn)
@@ -216,5 +224,7 @@ async def cancel(services: Services, actor: Actor | None, appointment_id: str) -
             subject_id=appointment.id,
             conn=uow.conn,
         )
+
+    await in_unit_of_work(services, work)
     appointment.status, appointment.cancelled_at = AppointmentStatus.CANCELLED, now
     return AppointmentView(appointment, link_view(link), appointment.provider)

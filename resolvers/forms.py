@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from models import FormDocument, FormKind
 from resolvers.errors import FieldProblem, InvalidInput
+from resolvers.unit_of_work import in_transaction_retried
 
 MAX_TITLE = 200
 
@@ -41,16 +42,17 @@ def split_form_text(text: str) -> tuple[str, str]:
 async def publish_form(kind: FormKind, text: str) -> FormDocument:
     """Version N+1 of a form. Clients must acknowledge it: older acknowledgements stop counting."""
     title, body = split_form_text(text)
+
+    async def publish(conn: BaseDBAsyncClient) -> FormDocument:
+        latest = await FormDocument.filter(kind=kind).using_db(conn).order_by("-version").first()
+        version = latest.version + 1 if latest else 1
+        return await FormDocument.create(
+            kind=kind, version=version, title=title, body=body, using_db=conn
+        )
+
     for _attempt in range(3):
         try:
-            async with in_transaction() as conn:
-                latest = (
-                    await FormDocument.filter(kind=kind).using_db(conn).order_by("-version").first()
-                )
-                version = latest.version + 1 if latest else 1
-                return await FormDocument.create(
-                    kind=kind, version=version, title=title, body=body, using_db=conn
-                )
+            return await in_transaction_retried(publish)
         except IntegrityError:
             continue  # another publisher took this version number a moment ago
     raise InvalidInput([FieldProblem("kind", "is being published by someone else; try again")])

@@ -12,7 +12,6 @@ from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from importing import inspect_file, iter_rows
 from importing.errors import ImportFileError
@@ -20,8 +19,9 @@ from importing.model import ClientField, ClientRow, RowError
 from importing.plans import plan_from_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.client_events import client_channel
-from resolvers.import_batches import BatchWriter
+from resolvers.import_batches import BatchResult, BatchWriter
 from resolvers.ports import Services
+from resolvers.unit_of_work import in_transaction_retried
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,8 @@ async def _finish(
     job.failure_reason = reason
     job.lease_owner = None
     job.lease_expires_at = None
-    async with in_transaction() as conn:
+
+    async def work(conn: BaseDBAsyncClient) -> None:
         await job.save(
             update_fields=[
                 "status",
@@ -129,6 +130,8 @@ async def _finish(
         )
         if status is not ImportStatus.FAILED:  # a failed import keeps its file for a retry
             await forget_file(job.id, conn)
+
+    await in_transaction_retried(work)
     await services.events.publish(import_channel(job.id), snapshot(job))
 
 
@@ -217,7 +220,12 @@ async def _commit_batch(
     owner: str,
 ) -> ClientImport:
     now = datetime.now(UTC)
-    async with in_transaction() as conn:
+    seen_before = dict(seen)
+
+    async def work(conn: BaseDBAsyncClient) -> BatchResult:
+        # A retried attempt starts from the duplicate memory the batch began with.
+        seen.clear()
+        seen.update(seen_before)
         writer = BatchWriter(conn, job, seen)
         result = await writer.apply(batch)
         # The checkpoint moves with the batch, and only while this worker holds the lease.
@@ -237,6 +245,9 @@ async def _commit_batch(
         )
         if moved != 1:
             raise LeaseLost
+        return result
+
+    result = await in_transaction_retried(work)
     if result.outbox_ids:
         # One delivery job per batch; the sweeper picks up any that this misses.
         await services.queue.enqueue(

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from uuid import UUID
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from importing import inspect_file
 from importing.errors import FILE_TOO_LARGE, ImportFileError
@@ -29,6 +29,7 @@ from resolvers.errors import DomainError, InvalidState, NotFound
 from resolvers.import_runner import TERMINAL, forget_file, import_channel, snapshot
 from resolvers.policies import parse_id, require_provider, require_verified_provider
 from resolvers.ports import Services
+from resolvers.unit_of_work import in_transaction_retried
 
 RUN_IMPORT = "run_import"
 IMPORTS_PER_HOUR = 60
@@ -76,7 +77,8 @@ async def start_import(
         max_rows=settings.max_import_rows,
         max_bytes=settings.max_upload_bytes,
     )
-    async with in_transaction() as conn:
+
+    async def store(conn: BaseDBAsyncClient) -> ClientImport:
         job = await ClientImport.create(
             provider_id=provider_id,
             file_name=_file_name(request.file_name),
@@ -91,6 +93,9 @@ async def start_import(
             using_db=conn,
         )
         await ClientImportFile.create(client_import=job, data=request.data, using_db=conn)
+        return job
+
+    job = await in_transaction_retried(store)
     await services.queue.enqueue(RUN_IMPORT, str(job.id), job_id=f"import:{job.id}")
     return job
 

@@ -21,7 +21,7 @@ from resolvers.message_feed import message_channel, message_event
 from resolvers.message_threads import ThreadView, other_side, visible_thread
 from resolvers.policies import parse_id, require_party, require_verified_provider, visible_link
 from resolvers.ports import Services
-from resolvers.unit_of_work import UnitOfWork, unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 MAX_BODY = 5000
 MESSAGES_PER_MINUTE = 20
@@ -172,7 +172,8 @@ async def _from_provider(services: Services, actor: Actor, target: str, body: st
     client = link.client
     provider = await Provider.get(id=link.provider_id)
     now = datetime.now(UTC)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> tuple[MessageThread, Message]:
         thread = await _thread(uow, provider.id, client.id, now)
         message = await _post(uow, thread, actor, body, now)
         # an entry not accepted yet has no account to tell; the person reads it once accepted
@@ -183,6 +184,9 @@ async def _from_provider(services: Services, actor: Actor, target: str, body: st
             actor, "message.send", client_id=client.id, subject_id=message.id, conn=uow.conn
         )
         _announce(uow, message, *([person.id] if person else []), actor.user_id)
+        return thread, message
+
+    thread, message = await in_unit_of_work(services, work)
     return SentMessage(message, ThreadView(thread, link_view(link), provider))
 
 
@@ -197,7 +201,8 @@ async def _from_client(services: Services, actor: Actor, target: str, body: str)
             services, f"messages:new:{actor.user_id}", NEW_CONVERSATIONS_PER_DAY, 24 * 3600
         )
     now = datetime.now(UTC)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> tuple[MessageThread, Message]:
         await _put_on_list(uow, actor, provider.id, client)
         thread = await _thread(uow, provider.id, client.id, now)
         message = await _post(uow, thread, actor, body, now)
@@ -206,6 +211,9 @@ async def _from_client(services: Services, actor: Actor, target: str, body: str)
             actor, "message.send", client_id=client.id, subject_id=message.id, conn=uow.conn
         )
         _announce(uow, message, provider.user.id, actor.user_id)
+        return thread, message
+
+    thread, message = await in_unit_of_work(services, work)
     return SentMessage(message, ThreadView(thread, client_view(client, None), provider))
 
 

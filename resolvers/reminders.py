@@ -12,7 +12,7 @@ from caseload.settings import Settings
 from models import Client, FormAcknowledgement, ProviderClient
 from resolvers.onboarding import clients_with_current_forms, current_form_ids, state_of
 from resolvers.ports import Services
-from resolvers.unit_of_work import unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 ONBOARDING_REMINDER = "email.onboarding_reminder"
 BATCH = 200
@@ -65,7 +65,8 @@ async def _claim(services: Services, client: Client, sent: int) -> bool:
     A list entry nobody accepted yet has no account: its reminder goes to the entry's address,
     with a fresh link to accept it.
     """
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> bool:
         won = (
             await Client.filter(id=client.id, reminders_sent=sent)
             .using_db(uow.conn)
@@ -81,7 +82,9 @@ async def _claim(services: Services, client: Client, sent: int) -> bool:
         else:
             subject = {"user_id": str(client.user.id)}
         await uow.add_outbox(ONBOARDING_REMINDER, {**subject, "reminder": sent + 1})
-    return True
+        return True
+
+    return await in_unit_of_work(services, work)
 
 
 async def queue_due_reminders(services: Services, *, now: datetime | None = None) -> int:

@@ -19,7 +19,7 @@ from resolvers.errors import FieldProblem, InvalidInput, not_authenticated
 from resolvers.names import search_fields
 from resolvers.policies import require_client
 from resolvers.ports import Services
-from resolvers.unit_of_work import unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 MAX_FORM_IDS = 20
 
@@ -49,7 +49,8 @@ async def _save(
     """Write the changed columns, the audit event and the live event in one transaction."""
     for name, value in updates.items():
         setattr(client, name, value)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         if new_email is not None:
             await request_email_change(services, uow, account_of(client).id, new_email)
             await audit.record(
@@ -59,6 +60,8 @@ async def _save(
             await client.save(update_fields=[*updates, "updated_at"], using_db=uow.conn)
             await audit.record(actor, action, client_id=client.id, conn=uow.conn)
             await announce_client_change(uow, client.id)
+
+    await in_unit_of_work(services, work)
     return _view(client)
 
 
@@ -153,23 +156,24 @@ async def acknowledge_forms(
     found = set(await FormDocument.filter(id__in=ids).values_list("id", flat=True))
     if len(found) != len(ids):
         raise InvalidInput([FieldProblem("documentIds", "holds an unknown form id")])
+
+    async def work(uow: UnitOfWork) -> None:
+        done = set(
+            await FormAcknowledgement.filter(client_id=client.id, document_id__in=ids)
+            .using_db(uow.conn)
+            .values_list("document_id", flat=True)
+        )
+        for document_id in ids:
+            if document_id not in done:
+                await FormAcknowledgement.create(
+                    client_id=client.id, document_id=document_id, using_db=uow.conn
+                )
+        await audit.record(actor, "client.forms_acknowledge", client_id=client.id, conn=uow.conn)
+        await announce_client_change(uow, client.id)
+
     for _attempt in range(2):
         try:
-            async with unit_of_work(services) as uow:
-                done = set(
-                    await FormAcknowledgement.filter(client_id=client.id, document_id__in=ids)
-                    .using_db(uow.conn)
-                    .values_list("document_id", flat=True)
-                )
-                for document_id in ids:
-                    if document_id not in done:
-                        await FormAcknowledgement.create(
-                            client_id=client.id, document_id=document_id, using_db=uow.conn
-                        )
-                await audit.record(
-                    actor, "client.forms_acknowledge", client_id=client.id, conn=uow.conn
-                )
-                await announce_client_change(uow, client.id)
+            await in_unit_of_work(services, work)
             break
         except IntegrityError:
             continue  # the same acknowledgement from a second tab a moment ago: read again

@@ -13,7 +13,7 @@ from caseload.settings import Settings
 from models import Client, Provider, Role, Session, User
 from resolvers.actor import Actor
 from resolvers.ports import Services
-from resolvers.unit_of_work import UnitOfWork, unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 # Every API process listens here and closes the open WebSockets of the sessions named.
 SESSIONS_REVOKED = "sessions-revoked"
@@ -116,13 +116,16 @@ async def end_sessions(uow: UnitOfWork, user_id: UUID, *, keep: UUID | None = No
 
 async def revoke_session(services: Services, session_id: UUID) -> None:
     """Log one session out; its open sockets on every API process close after commit."""
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         await (
             Session.filter(id=session_id, revoked_at=None)
             .using_db(uow.conn)
             .update(revoked_at=datetime.now(UTC))
         )
         uow.publish(SESSIONS_REVOKED, revoked_event([session_id]))
+
+    await in_unit_of_work(services, work)
 
 
 async def session_deadlines(

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from caseload.db import is_transient
 from models import OutboxMessage
 from resolvers.ports import Services
 
 log = logging.getLogger(__name__)
 
 DELIVER_OUTBOX = "deliver_outbox"
+ATTEMPTS = 3
+FIRST_BACKOFF_SECONDS = 0.05
+
+T = TypeVar("T")
 
 
 def outbox_job_id(message_id: UUID, attempts: int) -> str:
@@ -57,11 +64,69 @@ async def dispatch_outbox(services: Services, messages: list[OutboxMessage]) -> 
             log.warning("outbox message %s left for the sweeper", message.id)
 
 
-@asynccontextmanager
-async def unit_of_work(services: Services) -> AsyncIterator[UnitOfWork]:
-    async with in_transaction() as conn:
-        uow = UnitOfWork(conn)
-        yield uow
+async def _release(services: Services, uow: UnitOfWork) -> None:
+    """The effects of a committed transaction: enqueue its outbox rows, publish its events."""
     await dispatch_outbox(services, uow.outbox)
     for channel, event in uow.events:
         await services.events.publish(channel, event)
+
+
+@asynccontextmanager
+async def unit_of_work(services: Services) -> AsyncIterator[UnitOfWork]:
+    """One attempt, no retry; prefer `in_unit_of_work`, which can run the body again."""
+    async with in_transaction() as conn:
+        uow = UnitOfWork(conn)
+        yield uow
+    await _release(services, uow)
+
+
+async def in_transaction_retried(
+    work: Callable[[BaseDBAsyncClient], Awaitable[T]], *, attempts: int = ATTEMPTS
+) -> T:
+    """Run `work` in a transaction; a transient failure runs it again on a fresh one.
+
+    Transient: SQLite busy or locked, PostgreSQL serialization failure or deadlock, met at
+    BEGIN, in the body or at COMMIT. Any other error propagates at once. `work` must not
+    change anything outside the database that a second run would repeat.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with in_transaction() as conn:
+                return await work(conn)
+        except Exception as error:
+            if attempt == attempts or not is_transient(error):
+                raise
+            log.warning(
+                "transient database failure (%s), attempt %d of %d",
+                type(error).__name__,
+                attempt,
+                attempts,
+            )
+            delay = FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def in_unit_of_work(
+    services: Services,
+    work: Callable[[UnitOfWork], Awaitable[T]],
+    *,
+    attempts: int = ATTEMPTS,
+) -> T:
+    """`work` in a unit of work, retried like `in_transaction_retried`.
+
+    Each attempt gets its own unit of work, so only the effects (outbox dispatch, events)
+    of the attempt that committed are released.
+    """
+    committed: list[UnitOfWork] = []
+
+    async def attempt(conn: BaseDBAsyncClient) -> T:
+        committed.clear()
+        uow = UnitOfWork(conn)
+        result = await work(uow)
+        committed.append(uow)
+        return result
+
+    result = await in_transaction_retried(attempt, attempts=attempts)
+    await _release(services, committed[0])
+    return result

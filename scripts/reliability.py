@@ -6,6 +6,9 @@ messages expected and found, duplicates) through tests.support.record_outcome in
 named by CASELOAD_RELIABILITY_REPORT; pytest's JUnit XML gives each test's outcome. Nothing in
 the table is written here: it is read from those two files.
 
+Then `make load` (bench/load.py) runs once per database and adds one row: failed writes
+count as lost, and any failed request or unfinished import makes the row fail.
+
 Exit status: 0 only if every test ran and passed and nothing was lost or doubled.
 """
 
@@ -43,7 +46,10 @@ TESTS = [
     ("5d", "SMTP server down", "tests/test_outbox.py::test_smtp_down_retries_with_backoff_then_delivers_once"),
     ("6", "GraphQL fuzzing", "tests/test_graphql_fuzz.py::test_generated_operations_get_no_5xx_and_no_exception_text"),
     ("7", "PHI canary", "tests/test_phi_canary.py::test_canaries_reach_no_log_redis_url_or_email"),
+    ("13.1", "concurrent writers beside a worker", "tests/test_concurrent_writes.py::test_concurrent_providers_add_clients_while_a_worker_sends_mail"),
+    ("13.3", "worker SIGKILLed under caseload serve", "tests/test_serve_supervision.py::test_a_killed_worker_is_replaced_and_the_import_finishes"),
 ]  # fmt: skip
+LOAD_POINT = "13.5"
 
 
 @dataclass
@@ -184,6 +190,58 @@ def _rows(
     return rows
 
 
+def run_load(label: str, work: Path, database_url: str | None) -> list[Row]:
+    """`make load` against a `caseload serve` it starts, summarised as one row."""
+    banner = f" load test on {label} "
+    sys.stdout.write(f"\n{banner:=^100}\n")
+    sys.stdout.flush()
+    summary_path = work / f"load-{label}.json"
+    command = [sys.executable, "-m", "bench.load", "--json", str(summary_path)]
+    if database_url:
+        command += ["--database-url", database_url]
+    subprocess.run(command, cwd=ROOT, check=False)
+    return [load_row(label, summary_path)]
+
+
+def load_row(label: str, summary_path: Path) -> Row:
+    """The table row of one `make load` run, from the summary it wrote (or its absence)."""
+    fault = (
+        "load: 20 providers adding, 4 imports with invitations, clients messaging, "
+        "100 subscriptions, hostile anonymous requests"
+    )
+    if not summary_path.exists():
+        return Row(
+            label, LOAD_POINT, "bench/load.py", "error", fault, "no summary", "unknown", False
+        )
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    ops = summary["ops"]
+    writes = [op for name, op in ops.items() if name.startswith(LOAD_WRITES)]
+    failed_writes = sum(op["errors"] for op in writes)
+    failed = sum(op["errors"] for op in ops.values())
+    happened = (
+        f"{sum(op['count'] for op in writes)} writes, {failed_writes} failed; "
+        f"{sum(op['count'] for op in ops.values())} requests, {failed} failed; "
+        f"addClient p99 {ops.get('addClient', {}).get('p99_ms', 0)} ms; "
+        f"/healthz p99 {summary['healthz_p99_ms']} ms "
+        f"(hostile in flight {summary['healthz_p99_hostile_ms']} ms); Redis clients <= "
+        f"{summary['redis_clients_peak']} (API {summary['api_redis_connections_peak']}); "
+        + "; ".join(summary["problems"])
+    )
+    return Row(
+        label,
+        LOAD_POINT,
+        "bench/load.py",
+        "passed" if not summary["problems"] else "failed",
+        fault,
+        happened,
+        f"{failed_writes} writes",
+        not summary["problems"],
+    )
+
+
+LOAD_WRITES = ("addClient", "sendMessage", "signUp", "verifyEmail", "startClientImport")
+
+
 def print_table(rows: list[Row]) -> None:
     headers = ("#", "database", "fault or attack", "what happened", "lost", "result")
     wrap = 64
@@ -227,6 +285,7 @@ def main() -> int:
         work = Path(tmp)
         work.chmod(0o755)  # as root, PostgreSQL runs as `postgres`, which must reach its dir
         rows += run_pytest("SQLite", work, {})
+        rows += run_load("SQLite", work, None)
         pg_dir = work / "pg"
         url, reason = start_postgres(pg_dir)
         if url is None:
@@ -234,9 +293,13 @@ def main() -> int:
         else:
             try:
                 rows += run_pytest("PostgreSQL", work, {"CASELOAD_TEST_DATABASE_URL": url})
+                rows += run_load("PostgreSQL", work, url)
             finally:
                 stop_postgres(pg_dir)
-    sys.stdout.write("\nReliability: faults (issue #7 point 5), fuzzing (6), PHI canary (7)\n")
+    sys.stdout.write(
+        "\nReliability: faults (issue #7 point 5), fuzzing (6), PHI canary (7); "
+        "writers, supervision and load (issue #13 points 1, 3, 5)\n"
+    )
     print_table(rows)
     for note in notes:
         sys.stdout.write(f"note: {note}\n")

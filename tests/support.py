@@ -185,6 +185,31 @@ async def run_worker(settings: Settings) -> None:
         await worker.close()
 
 
+@asynccontextmanager
+async def worker_running(settings: Settings) -> AsyncIterator[None]:
+    """A real arq worker polling in this process (it writes arq's health-check key) until exit."""
+    worker = build_worker(
+        settings,
+        settings.redis_url or "",
+        own_database=False,
+        handle_signals=False,
+        poll_delay=0.05,
+        cron_jobs=[],
+    )
+    task = asyncio.create_task(worker.main())
+    redis = aioredis.from_url(settings.redis_url or "")
+    try:
+        while not await redis.exists(worker.health_check_key):
+            assert not task.done(), task
+            await asyncio.sleep(0.02)
+        yield
+    finally:
+        await redis.aclose()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await worker.close()
+
+
 def mail_files(settings: Settings) -> list[Path]:
     return read_mail_dir(settings.mail_dir)
 

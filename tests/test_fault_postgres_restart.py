@@ -113,7 +113,9 @@ async def _wait_ready(base: str, limit: float = 30.0) -> None:
     async with httpx.AsyncClient() as http:
         while time.monotonic() < deadline:
             try:
-                if (await http.get(f"{base}/readyz")).status_code == 200:
+                # the API is up once it reaches the database and Redis (workers start after it)
+                checks = (await http.get(f"{base}/readyz")).json()
+                if checks.get("database") and checks.get("redis"):
                     return
             except httpx.TransportError:
                 pass

@@ -10,7 +10,7 @@ import websockets
 
 from caseload.settings import Environment
 from schema.root import build_schema
-from tests.support import Api, sign_up_provider
+from tests.support import Api, sign_up_provider, worker_running
 
 
 async def _errors(response: httpx.Response) -> list[str]:
@@ -138,17 +138,30 @@ async def test_a_bad_token_in_connection_init_is_rejected(api: Api) -> None:
 
 async def test_health_and_readiness(api: Api, redis_server) -> None:  # type: ignore[no-untyped-def]
     assert (await api.http.get(f"{api.url}/healthz")).json() == {"status": "ok"}
-    ready = await api.http.get(f"{api.url}/readyz")
-    assert ready.status_code == 200 and ready.json()["ready"] is True
+    # no worker: not ready, and the body says why
+    idle = await api.http.get(f"{api.url}/readyz")
+    assert idle.status_code == 503
+    assert idle.json()["worker"] is False and idle.json()["database"] is True
+    assert "no worker has reported" in idle.json()["reason"]
+    async with worker_running(api.settings):
+        ready = await api.http.get(f"{api.url}/readyz")
+        assert ready.status_code == 200 and ready.json()["ready"] is True
     redis_server.stop()
     try:
         down = await api.http.get(f"{api.url}/readyz")
         assert down.status_code == 503
-        assert down.json() == {"ready": False, "database": True, "redis": False}
+        body = down.json()
+        assert {k: body[k] for k in ("ready", "database", "redis")} == {
+            "ready": False,
+            "database": True,
+            "redis": False,
+        }
+        assert "Redis is unreachable" in body["reason"]
         assert (await api.http.get(f"{api.url}/healthz")).status_code == 200
     finally:
         redis_server.restart()
-    assert (await api.http.get(f"{api.url}/readyz")).status_code == 200
+    async with worker_running(api.settings):
+        assert (await api.http.get(f"{api.url}/readyz")).status_code == 200
 
 
 def test_production_turns_introspection_off(test_settings) -> None:  # type: ignore[no-untyped-def]

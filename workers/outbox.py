@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 from caseload.mail import Mail, MailTransport
 from models import OutboxMessage, OutboxStatus
 from resolvers.ports import Services
-from resolvers.unit_of_work import DELIVER_OUTBOX, outbox_job_id, unit_of_work
+from resolvers.unit_of_work import DELIVER_OUTBOX, UnitOfWork, in_unit_of_work, outbox_job_id
 from workers.emails import RENDERERS, Undeliverable
 from workers.outages import skips_outages
 
@@ -75,7 +75,8 @@ async def deliver(services: Services, transport: MailTransport, message_id: UUID
         if gave_up and rendered.after_give_up is not None:
             await rendered.after_give_up()
         return "retry"
-    async with unit_of_work(services) as uow:
+
+    async def mark_sent(uow: UnitOfWork) -> None:
         await (
             OutboxMessage.filter(id=message.id)
             .using_db(uow.conn)
@@ -83,6 +84,9 @@ async def deliver(services: Services, transport: MailTransport, message_id: UUID
         )
         if rendered.after_send is not None:
             await rendered.after_send(uow)
+
+    # Sent is sent: a lock met here must not leave the row to be delivered twice.
+    await in_unit_of_work(services, mark_sent)
     return "sent"
 
 

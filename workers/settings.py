@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from arq import cron, func
+from arq.constants import default_queue_name, health_check_key_suffix
 from arq.worker import Worker
 
 from caseload.db import close_db, init_db
@@ -26,6 +27,11 @@ from workers.reminders import remind_onboarding
 log = logging.getLogger(__name__)
 
 EVERY_FIVE_SECONDS = set(range(0, 60, 5))
+
+# Every worker writes arq's health-check key this often; it expires one second later, so
+# `/readyz` knows within HEALTH_CHECK_SECONDS + 1 that no worker is alive.
+HEALTH_CHECK_SECONDS = 5
+HEALTH_CHECK_KEY = default_queue_name + health_check_key_suffix
 
 
 def build_worker(
@@ -72,7 +78,8 @@ def build_worker(
         "job_timeout": 300,
         "keep_result": 3600,
         "handle_signals": True,
-        "health_check_interval": 30,
+        "health_check_interval": HEALTH_CHECK_SECONDS,
+        "health_check_key": HEALTH_CHECK_KEY,
     }
     options.update(overrides)
     return Worker(**options)
