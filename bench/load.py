@@ -270,7 +270,7 @@ class Person:
 
 async def provider(run: Run, http: httpx.AsyncClient, number: int, tag: str) -> Person:
     """Signs up and confirms the address through the link in the e-mail, as a person would."""
-    email = f"load-{tag}-p{number}@load.invalid"
+    email = f"load-{tag}-p{number}@load.example"
     variables = {"i": {"email": email, "password": PASSWORD, "displayName": f"Dr {number}"}}
     response = await run.timed(
         "signUpProvider",
@@ -295,7 +295,7 @@ async def provider(run: Run, http: httpx.AsyncClient, number: int, tag: str) -> 
 async def client(run: Run, http: httpx.AsyncClient, number: int, tag: str) -> Person:
     variables = {
         "i": {
-            "email": f"load-{tag}-c{number}@load.invalid",
+            "email": f"load-{tag}-c{number}@load.example",
             "password": PASSWORD,
             "firstName": "Cleo",
             "lastName": f"Load{number}",
@@ -321,7 +321,7 @@ async def add_clients(run: Run, http: httpx.AsyncClient, person: Person, tag: st
         prefix = f"{tag}-p{person.number}-{step}"
         if step % BATCH_EVERY == 5:  # early on too, so a short run has batches
             batch = [
-                {"firstName": "Bea", "lastName": f"B{k}", "email": f"{prefix}-{k}@load.invalid"}
+                {"firstName": "Bea", "lastName": f"B{k}", "email": f"{prefix}-{k}@load.example"}
                 for k in range(BATCH)
             ]
 
@@ -343,7 +343,7 @@ async def add_clients(run: Run, http: httpx.AsyncClient, person: Person, tag: st
             )
         else:
             variables = {
-                "i": {"firstName": "Ada", "lastName": "L", "email": f"{prefix}@load.invalid"}
+                "i": {"firstName": "Ada", "lastName": "L", "email": f"{prefix}@load.example"}
             }
             await run.timed(
                 "addClient",
@@ -416,7 +416,7 @@ async def hold_subscription(
 async def run_import(
     run: Run, http: httpx.AsyncClient, person: Person, rows: int, tag: str
 ) -> dict[str, Any]:
-    data = make_csv(rows, seed=person.number, domain=f"imp{person.number}.{tag}.load.invalid")
+    data = make_csv(rows, seed=person.number, domain=f"imp{person.number}.{tag}.load.example")
     operations = {
         "query": START_IMPORT,
         "variables": {"i": {"file": None, "sendInvitations": True}},
@@ -502,7 +502,7 @@ async def hostile(run: Run, tag: str) -> None:
                                         LOG_IN,
                                         {
                                             "i": {
-                                                "email": f"nobody-{tag}-{round_}-{k}@load.invalid",
+                                                "email": f"nobody-{tag}-{round_}-{k}@load.example",
                                                 "password": "wrong-password-123",
                                             }
                                         },

@@ -314,7 +314,7 @@ async def run_round(
 ) -> None:
     """Four fresh providers import at once; the clock runs from the first upload answer."""
     files = [
-        make_csv(ROWS, domain=f"p{i}.r{number}.w{phase.workers}.scale.invalid")
+        make_csv(ROWS, domain=f"p{i}.r{number}.w{phase.workers}.scale.example")
         for i in range(PROVIDERS)
     ]
     tokens = list(await asyncio.gather(*(sign_up(api1) for _ in range(PROVIDERS))))

@@ -84,7 +84,7 @@ async def _mail_to(settings: Settings, address: str, timeout: float = 20.0) -> E
 async def _confirmed_provider(api: Api, number: int) -> str:
     """A provider who confirmed their address through the real e-mail link."""
     email = f"writer-{number}@example.com"
-    token, _viewer = await sign_up_provider(api, email=email)
+    token, _viewer = await sign_up_provider(api, email=email, verified=False)
     link = link_token_of(await _mail_to(api.settings, email))
     verified = (await api.gql(VERIFY, {"i": {"token": link}}))["verifyEmail"]
     assert verified["__typename"] == "AuthSuccess", verified
