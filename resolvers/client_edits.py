@@ -29,7 +29,7 @@ from resolvers.policies import (
     visible_link,
 )
 from resolvers.ports import Services
-from resolvers.unit_of_work import UnitOfWork, unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 
 async def _readdress(uow: UnitOfWork, link: ProviderClient, email: str) -> None:
@@ -84,25 +84,29 @@ async def update_client(
     data = check_changes(changes, services.settings.phone_region)
     updates = _updates(data)
     client = link.client
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         # An acceptance that lands between our read and this write locks the edit out.
         fresh = await ProviderClient.filter(id=link.id).using_db(uow.conn).select_for_update().get()
         if fresh.accepted_at is not None:
             raise EditLocked(CLIENT_MANAGES_OWN_INFO)
         if data.email is not None and data.email != link.email:
             await _readdress(uow, link, data.email)
-        for name, value in updates.items():
+        changed = dict(updates)
+        for name, value in changed.items():
             setattr(client, name, value)
-        updates.update(
+        changed.update(
             search_fields(
                 client.legal_first_name, client.legal_last_name, client.preferred_name, link.email
             )
         )
-        for name, value in updates.items():
+        for name, value in changed.items():
             setattr(client, name, value)
-        await client.save(update_fields=[*updates, "updated_at"], using_db=uow.conn)
+        await client.save(update_fields=[*changed, "updated_at"], using_db=uow.conn)
         await audit.record(actor, "client.update", client_id=client.id, conn=uow.conn)
         await announce_client_change(uow, client.id)
+
+    await in_unit_of_work(services, work)
     return link_view(link)
 
 
@@ -115,10 +119,13 @@ async def set_archived(
     wanted = datetime.now(UTC) if archived else None
     if (link.archived_at is None) == (wanted is None):
         return link_view(link)  # already so: harmless
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         link.archived_at = wanted
         await link.save(update_fields=["archived_at"], using_db=uow.conn)
         action = "client.archive" if archived else "client.unarchive"
         await audit.record(actor, action, client_id=link.client_id, conn=uow.conn)
         uow.publish(client_channel(link.provider_id), {"client_id": str(link.client_id)})
+
+    await in_unit_of_work(services, work)
     return link_view(link)

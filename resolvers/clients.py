@@ -21,7 +21,7 @@ from resolvers.errors import DomainError, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.policies import require_verified_provider
 from resolvers.ports import Services
-from resolvers.unit_of_work import UnitOfWork, unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 __all__ = ["INVITATION", "AddedClient", "ClientView", "add_client", "add_clients"]
 
@@ -73,41 +73,59 @@ async def _new_entry(
     return link
 
 
-async def _add_checked(
-    services: Services, actor: Actor, provider_id: object, data: NewClient
+async def _add_in(
+    uow: UnitOfWork, actor: Actor, provider_id: object, data: NewClient
 ) -> AddedClient:
-    async with unit_of_work(services) as uow:
-        link = await ProviderClient.get_or_none(
-            provider_id=provider_id, email=data.email, using_db=uow.conn
-        ).select_related("client", "client__user")
-        already = link is not None
-        if link is None:
-            link = await _new_entry(uow, provider_id, data, AddedVia.MANUAL)
-            await queue_invitation(uow, link)
-        elif link.archived_at is not None:
-            link.archived_at = None
-            await link.save(update_fields=["archived_at"], using_db=uow.conn)
-        await audit.record(actor, "client.add", client_id=link.client_id, conn=uow.conn)
-        await announce_client_change(uow, link.client_id)
+    link = await ProviderClient.get_or_none(
+        provider_id=provider_id, email=data.email, using_db=uow.conn
+    ).select_related("client", "client__user")
+    already = link is not None
+    if link is None:
+        link = await _new_entry(uow, provider_id, data, AddedVia.MANUAL)
+        await queue_invitation(uow, link)
+    elif link.archived_at is not None:
+        link.archived_at = None
+        await link.save(update_fields=["archived_at"], using_db=uow.conn)
+    await audit.record(actor, "client.add", client_id=link.client_id, conn=uow.conn)
+    await announce_client_change(uow, link.client_id)
     return AddedClient(view=link_view(link), already_in_list=already)
+
+
+async def _add_all(
+    services: Services, actor: Actor, provider_id: object, items: list[NewClient]
+) -> list[AddedClient]:
+    """Every item in one transaction: all of them are on the list afterwards, or none."""
+
+    async def work(uow: UnitOfWork) -> list[AddedClient]:
+        return [await _add_in(uow, actor, provider_id, data) for data in items]
+
+    try:
+        return await in_unit_of_work(services, work)
+    except IntegrityError:
+        # The same address went on this list a moment ago, in a parallel request: now it is
+        # already there, and this run says so.
+        return await in_unit_of_work(services, work)
 
 
 async def add_client(services: Services, actor: Actor | None, data: NewClient) -> AddedClient:
     provider_id = require_verified_provider(actor)
     assert actor is not None
     checked = check_new_client(data, services.settings.phone_region)
-    try:
-        return await _add_checked(services, actor, provider_id, checked)
-    except IntegrityError:
-        # The same address went on this list a moment ago, in a parallel request.
-        return await _add_checked(services, actor, provider_id, checked)
+    [added] = await _add_all(services, actor, provider_id, [checked])
+    return added
 
 
 async def add_clients(
     services: Services, actor: Actor | None, items: list[NewClient]
 ) -> list[AddedClient | DomainError]:
-    """Each item answers for itself: added, already on the list, or why not (nothing half-done)."""
-    require_verified_provider(actor)
+    """Each item answers for itself, in order: added, already on the list, or why not.
+
+    The items that pass their checks are written in one transaction, so a failure part way
+    leaves none of them half-saved, and a second item with an address seen earlier in the
+    same request answers as already on the list.
+    """
+    provider_id = require_verified_provider(actor)
+    assert actor is not None
     if len(items) > MAX_BATCH:
         raise InvalidInput(
             [
@@ -116,10 +134,12 @@ async def add_clients(
                 )
             ]
         )
-    results: list[AddedClient | DomainError] = []
-    for item in items:
+    refused: dict[int, DomainError] = {}
+    valid: list[NewClient] = []
+    for index, item in enumerate(items):
         try:
-            results.append(await add_client(services, actor, item))
+            valid.append(check_new_client(item, services.settings.phone_region))
         except DomainError as error:
-            results.append(error)
-    return results
+            refused[index] = error
+    added = iter(await _add_all(services, actor, provider_id, valid))
+    return [refused[i] if i in refused else next(added) for i in range(len(items))]

@@ -11,7 +11,7 @@ from resolvers.clients import INVITATION, queue_invitation
 from resolvers.errors import InvalidState, NotFound
 from resolvers.policies import invitations_visible_to, parse_id
 from resolvers.ports import Services
-from resolvers.unit_of_work import unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 RESENDS_PER_CLIENT_PER_HOUR = 5
 
@@ -36,7 +36,8 @@ async def resend_invitation(services: Services, actor: Actor | None, client_id: 
         f"invite:{link.id}", limit=RESENDS_PER_CLIENT_PER_HOUR, window_seconds=3600
     ):
         raise RateLimited("This invitation was sent several times this hour. Try again later.")
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         # One new e-mail, not one per click: a pending earlier copy is dropped.
         await (
             OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
@@ -47,4 +48,6 @@ async def resend_invitation(services: Services, actor: Actor | None, client_id: 
         await audit.record(
             actor, "client.invitation_resend", client_id=link.client_id, conn=uow.conn
         )
+
+    await in_unit_of_work(services, work)
     return link_view(link)

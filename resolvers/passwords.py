@@ -21,7 +21,7 @@ from resolvers.credentials import (
 from resolvers.errors import AuthFailure, not_authenticated
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, end_sessions, open_session
-from resolvers.unit_of_work import unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 from resolvers.verification import invalid_token, revoke_tokens
 
 PASSWORD_RESET = "email.password_reset"
@@ -55,9 +55,13 @@ async def request_password_reset(
         )
     user = await User.get_or_none(email=normalized) if allowed else None
     if user is not None:
-        async with unit_of_work(services) as uow:
+        user_id = user.id
+
+        async def queue(uow: UnitOfWork) -> None:
             # ids only: the worker issues the token when it renders the e-mail
-            await uow.add_outbox(PASSWORD_RESET, {"user_id": str(user.id)})
+            await uow.add_outbox(PASSWORD_RESET, {"user_id": str(user_id)})
+
+        await in_unit_of_work(services, queue)
     return True
 
 
@@ -74,7 +78,8 @@ async def reset_password(services: Services, token: str, password: str) -> Issue
     if problems:
         raise invalid_input(problems)
     password_hash = await hash_password(services.settings, password)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         spent = (
             await VerificationToken.filter(id=record.id, used_at=None, revoked_at=None)
             .using_db(uow.conn)
@@ -85,6 +90,8 @@ async def reset_password(services: Services, token: str, password: str) -> Issue
         await User.filter(id=user.id).using_db(uow.conn).update(password_hash=password_hash)
         await revoke_tokens(user.id, VerificationPurpose.RESET_PASSWORD, uow.conn)
         await end_sessions(uow, user.id)
+
+    await in_unit_of_work(services, work)
     await clear_lockout(services, user.email)
     await user.refresh_from_db()
     return await open_session(services.settings, user)
@@ -121,10 +128,13 @@ async def change_password(
     if problems:
         raise invalid_input(problems)
     password_hash = await hash_password(services.settings, change.new_password)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         await User.filter(id=user.id).using_db(uow.conn).update(password_hash=password_hash)
         # a reset link asked for before the change must not undo it
         await revoke_tokens(user.id, VerificationPurpose.RESET_PASSWORD, uow.conn)
         await end_sessions(uow, user.id, keep=session.id)
+
+    await in_unit_of_work(services, work)
     await user.refresh_from_db()
     return IssuedSession(token=current_token, expires_at=session.expires_at, user=user)

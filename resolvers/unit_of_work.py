@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -69,15 +68,6 @@ async def _release(services: Services, uow: UnitOfWork) -> None:
     await dispatch_outbox(services, uow.outbox)
     for channel, event in uow.events:
         await services.events.publish(channel, event)
-
-
-@asynccontextmanager
-async def unit_of_work(services: Services) -> AsyncIterator[UnitOfWork]:
-    """One attempt, no retry; prefer `in_unit_of_work`, which can run the body again."""
-    async with in_transaction() as conn:
-        uow = UnitOfWork(conn)
-        yield uow
-    await _release(services, uow)
 
 
 async def in_transaction_retried(

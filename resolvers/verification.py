@@ -23,7 +23,7 @@ from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session
-from resolvers.unit_of_work import UnitOfWork, unit_of_work
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 # wrong passwords on one invitation link before it is held back for a while
 ACCEPT_ATTEMPTS = 5
@@ -114,7 +114,8 @@ async def _accept_new_account(
     services: Services, token: VerificationToken, link: ProviderClient, password_hash: str
 ) -> User:
     now = datetime.now(UTC)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> User:
         await _spend(uow, token.id, now)
         user = await User.create(
             email=link.email,
@@ -126,6 +127,9 @@ async def _accept_new_account(
         await accept_into_new_account(uow, link, user.id)
         actor = Actor(user_id=user.id, role=Role.CLIENT, client_id=link.client_id)
         await audit.record(actor, "client.accept", client_id=link.client_id, conn=uow.conn)
+        return user
+
+    user = await in_unit_of_work(services, work)
     return user
 
 
@@ -163,7 +167,8 @@ async def _accept_existing_account(
         await _check_account_password(services, token, user, password)
     person = await Client.get(user_id=user.id)
     now = datetime.now(UTC)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         await _spend(uow, token.id, now)
         updates: dict[str, object] = {}
         if user.email_verified_at is None:
@@ -175,6 +180,8 @@ async def _accept_existing_account(
         await accept_into(uow, link, person)
         actor = Actor(user_id=user.id, role=Role.CLIENT, client_id=person.id)
         await audit.record(actor, "client.accept", client_id=person.id, conn=uow.conn)
+
+    await in_unit_of_work(services, work)
     await user.refresh_from_db()
     return user
 
@@ -212,7 +219,8 @@ async def verify_email(services: Services, token: str, password: str | None) -> 
     user = await User.get(id=record.user_id)
     # hashed before the transaction, which must not hold the write lock for a hash's time
     new_hash = await _new_password_hash(services, user, password)
-    async with unit_of_work(services) as uow:
+
+    async def work(uow: UnitOfWork) -> None:
         conn = uow.conn
         await _spend(uow, record.id, now)
         updates: dict[str, object] = {"email_verified_at": now}
@@ -244,5 +252,7 @@ async def verify_email(services: Services, token: str, password: str | None) -> 
             )
             # providers listing the client see the step done live
             await announce_client_change(uow, client.id)
+
+    await in_unit_of_work(services, work)
     await user.refresh_from_db()
     return await open_session(services.settings, user)
