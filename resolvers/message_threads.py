@@ -75,6 +75,8 @@ async def list_threads(actor: Actor | None, first: int, after: str | None) -> Th
     )
     views = await thread_views(party, rows[:size])
     items = [(time_cursor(v.thread.last_message_at, v.thread.id), v) for v in views]
+    # a page of conversations shows each client's name: audited, in one INSERT
+    await audit.record_each(party, "messages.list", [v.thread.client_id for v in views])
     return ThreadPage(items=items, has_next_page=len(rows) > size, count=count)
 
 

@@ -265,3 +265,16 @@ async def test_staff_may_read_but_never_edit(api: Api) -> None:
     [edge] = data["staff"]["providerClients"]["edges"]
     assert edge["node"]["viewerCanEdit"] is False
     assert "read-only" in edge["node"]["editLockedReason"]
+
+
+async def test_conversation_and_appointment_pages_are_audited(api: Api) -> None:
+    provider, _ = await sign_up_provider(api)
+    entry_id = (await add_client(api, provider))["client"]["id"]
+    when = {"startsAt": "2030-01-01T09:00:00Z", "endsAt": "2030-01-01T10:00:00Z"}
+    await api.gql(SCHEDULE, {"i": {"clientId": entry_id, **when}}, provider)
+    await api.gql(SEND, {"i": {"clientId": entry_id, "body": "hello"}}, provider)
+    assert len((await api.gql(THREADS, token=provider))["messageThreads"]["edges"]) == 1
+    assert len((await api.gql(APPOINTMENTS, token=provider))["appointments"]["edges"]) == 1
+    for action in ("messages.list", "appointments.list"):
+        events = await AuditEvent.filter(action=action).values_list("client_id", flat=True)
+        assert [str(e) for e in events] == [entry_id], action
