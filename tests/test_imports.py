@@ -233,7 +233,8 @@ async def test_only_the_owner_reads_or_cancels(api: Api) -> None:
 async def test_cancel_between_batches_keeps_committed_rows(api: Api) -> None:
     settings = api.settings.model_copy(update={"import_batch_rows": 50})
     token, _ = await sign_up_provider(api)
-    result = await start_import(api, token, many(400))
+    # enough batches that the cancel lands while some are still to go, however fast they run
+    result = await start_import(api, token, many(4000))
     import_id = result["clientImport"]["id"]
     await ClientImport.filter(id=import_id).update(cancel_requested=False)
     worker = asyncio.create_task(run_worker(settings))
@@ -247,7 +248,7 @@ async def test_cancel_between_batches_keeps_committed_rows(api: Api) -> None:
     await worker
     job = await ClientImport.get(id=import_id)
     assert job.status.value == "CANCELLED"
-    assert 0 < job.processed_rows < 400
+    assert 0 < job.processed_rows < 4000
     assert job.created_count == job.processed_rows == await Client.all().count()
 
 
