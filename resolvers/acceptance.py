@@ -11,37 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from models import (
-    Appointment,
-    Client,
-    Message,
-    MessageThread,
-    OutboxMessage,
-    OutboxStatus,
-    ProviderClient,
-    VerificationPurpose,
-    VerificationToken,
-)
+from models import Appointment, Client, Message, MessageThread, ProviderClient
 from resolvers.client_events import announce_client_change, client_channel
+from resolvers.clients import withdraw_invitation
 from resolvers.unit_of_work import UnitOfWork
-
-INVITATION = "email.invitation"
-
-
-async def _close_invitation(uow: UnitOfWork, link: ProviderClient, now: datetime) -> None:
-    """No other link of this entry works, and a queued copy of the e-mail is not sent."""
-    await (
-        VerificationToken.filter(
-            record_id=link.id, purpose=VerificationPurpose.INVITATION, used_at=None, revoked_at=None
-        )
-        .using_db(uow.conn)
-        .update(revoked_at=now)
-    )
-    await (
-        OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
-        .using_db(uow.conn)
-        .update(status=OutboxStatus.CANCELLED, last_error="invitation accepted")
-    )
 
 
 async def _move_thread(uow: UnitOfWork, link: ProviderClient, to_client: UUID) -> None:
@@ -73,7 +46,7 @@ async def accept_into_new_account(uow: UnitOfWork, link: ProviderClient, user_id
     now = datetime.now(UTC)
     await Client.filter(id=link.client_id, user_id=None).using_db(uow.conn).update(user_id=user_id)
     await ProviderClient.filter(id=link.id).using_db(uow.conn).update(accepted_at=now)
-    await _close_invitation(uow, link, now)
+    await withdraw_invitation(uow, link, "invitation accepted")
     await announce_client_change(uow, link.client_id)
 
 
@@ -81,7 +54,7 @@ async def accept_into(uow: UnitOfWork, link: ProviderClient, person: Client) -> 
     """Accept `link` for the person whose own profile is `person`; the client id it now shows."""
     conn = uow.conn
     now = datetime.now(UTC)
-    await _close_invitation(uow, link, now)
+    await withdraw_invitation(uow, link, "invitation accepted")
     if link.client_id == person.id:
         await (
             ProviderClient.filter(id=link.id, accepted_at=None)

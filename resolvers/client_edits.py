@@ -8,18 +8,14 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from models import (
-    OutboxMessage,
-    OutboxStatus,
     ProviderClient,
-    VerificationPurpose,
-    VerificationToken,
 )
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_events import announce_client_change, client_channel
 from resolvers.client_input import ClientChanges, check_changes
 from resolvers.client_views import ClientView, link_view
-from resolvers.clients import INVITATION, queue_invitation
+from resolvers.clients import queue_invitation, withdraw_invitation
 from resolvers.errors import EditLocked, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.policies import (
@@ -41,19 +37,7 @@ async def _readdress(uow: UnitOfWork, link: ProviderClient, email: str) -> None:
         error = InvalidInput([FieldProblem("email", "is already on your client list")])
         error.code = "EMAIL_TAKEN"
         raise error from None
-    now = datetime.now(UTC)
-    await (
-        VerificationToken.filter(
-            record_id=link.id, purpose=VerificationPurpose.INVITATION, used_at=None, revoked_at=None
-        )
-        .using_db(uow.conn)
-        .update(revoked_at=now)
-    )
-    await (
-        OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
-        .using_db(uow.conn)
-        .update(status=OutboxStatus.CANCELLED, last_error="e-mail changed")
-    )
+    await withdraw_invitation(uow, link, "e-mail changed")
     await queue_invitation(uow, link)
 
 

@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
-from models import AddedVia, Client, ProviderClient
+from models import (
+    AddedVia,
+    Client,
+    OutboxMessage,
+    OutboxStatus,
+    ProviderClient,
+    VerificationPurpose,
+    VerificationToken,
+)
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_events import announce_client_change
@@ -35,6 +43,22 @@ class AddedClient:
     already_in_list: bool
     # never true: whether an address has an account is not revealed (kept for the contract)
     linked_existing_account: bool = False
+
+
+async def withdraw_invitation(uow: UnitOfWork, link: ProviderClient, reason: str) -> None:
+    """The entry's links stop working and a queued copy of its e-mail is not sent."""
+    await (
+        VerificationToken.filter(
+            record_id=link.id, purpose=VerificationPurpose.INVITATION, used_at=None, revoked_at=None
+        )
+        .using_db(uow.conn)
+        .update(revoked_at=datetime.now(UTC))
+    )
+    await (
+        OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
+        .using_db(uow.conn)
+        .update(status=OutboxStatus.CANCELLED, last_error=reason)
+    )
 
 
 async def queue_invitation(uow: UnitOfWork, link: ProviderClient) -> None:

@@ -38,7 +38,8 @@ async def resend_invitation(services: Services, actor: Actor | None, client_id: 
         raise RateLimited("This invitation was sent several times this hour. Try again later.")
 
     async def work(uow: UnitOfWork) -> None:
-        # One new e-mail, not one per click: a pending earlier copy is dropped.
+        # One new e-mail, not one per click: a pending earlier copy is dropped (and the links
+        # already sent keep working until the new one goes out and replaces them).
         await (
             OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
             .using_db(uow.conn)
