@@ -125,7 +125,7 @@ class Onboarding:
     )
     complete: bool = strawberry.field(description="No step is left: appointments can be confirmed.")
     invited_at: datetime | None = strawberry.field(
-        description="When the invitation e-mail went out; null if it has not."
+        description="When an invitation e-mail went out; null if none has."
     )
 
 
@@ -233,7 +233,8 @@ class ClientType(Node):
         return edit_permission(info.context.actor, self.view)
 
     @strawberry.field(
-        description="This entry's invitation; null for a client who came by messaging."
+        description="This entry's invitation; null for a client who came by messaging, one "
+        "imported without invitations, and the client's own record."
     )
     def invitation(self) -> Invitation | None:
         invitation = invitation_of(self.view)
@@ -245,7 +246,10 @@ class ClientType(Node):
             accepted_at=invitation.accepted_at,
         )
 
-    @strawberry.field(description="The viewing provider's conversation with this client.")
+    @strawberry.field(
+        description="The viewing provider's conversation with this client; null while there "
+        "is none."
+    )
     async def message_thread(
         self, info: Info
     ) -> Annotated[MessageThreadType, strawberry.lazy("schema.messaging")] | None:
@@ -492,8 +496,9 @@ class ClientQueries:
 @strawberry.type
 class ClientMutations:
     @strawberry.mutation(
-        description="Put a client on the provider's list and queue their invitation. An "
-        "address already on the list answers `alreadyInList` and sends nothing."
+        description="Put a client on the provider's list and queue their invitation (providers "
+        "with a confirmed e-mail). An address already on the list answers `alreadyInList` and "
+        "sends nothing."
     )
     async def add_client(
         self,
@@ -508,8 +513,8 @@ class ClientMutations:
         return AddClientSuccess.from_added(added)
 
     @strawberry.mutation(
-        description="Put up to 100 clients on the list at once; each answers for itself, in "
-        "order, and the valid ones are added together."
+        description="Put up to 100 clients on the list at once (providers with a confirmed "
+        "e-mail); each answers for itself, in order, and the valid ones are added together."
     )
     async def add_clients(
         self,
@@ -531,8 +536,8 @@ class ClientMutations:
         )
 
     @strawberry.mutation(
-        description="Change a list entry; only until the client accepts the invitation "
-        "(then CLIENT_MANAGES_OWN_INFO)."
+        description="Change an entry of the provider's list; only until the client accepts the "
+        "invitation (then CLIENT_MANAGES_OWN_INFO)."
     )
     async def update_client(
         self,

@@ -54,7 +54,8 @@ describe_enum(
         "NOT_FOUND": "No such record among those the viewer may see; an id that is not the "
         "viewer's answers exactly like an unknown one.",
         "INVALID_INPUT": "Some fields need attention: `InputError.fields` names each one.",
-        "EMAIL_TAKEN": "Another account already uses this e-mail address.",
+        "EMAIL_TAKEN": "The e-mail address is in use already: by another account, or by "
+        "another client on the provider's list.",
         "INVALID_CREDENTIALS": "The e-mail or password is not right.",
         "INVALID_TOKEN": "The link has expired or was already used: ask for a new one.",
         "CLIENT_MANAGES_OWN_INFO": "The client verified their e-mail and accepted the "
@@ -143,7 +144,7 @@ describe_enum(
     OnboardingStep,
     "A step a client takes before an appointment can be confirmed.",
     {
-        "VERIFY_EMAIL": "Confirm their e-mail address (by the invitation's link).",
+        "VERIFY_EMAIL": "Confirm their e-mail address (the link of the invitation or sign-up e-mail).",
         "ADD_INSURANCE": "Add their insurance (setMyInsurance).",
         "ADD_BILLING": "Add a billing method (addMyBillingMethod).",
         "ACKNOWLEDGE_FORMS": "Acknowledge the current version of every required form "

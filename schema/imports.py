@@ -220,7 +220,8 @@ class ClientImportType(Node):
         first: First = 50,
         after: After = None,
         severity: Annotated[
-            RowIssueSeverity | None, strawberry.argument(description="Only issues of this one.")
+            RowIssueSeverity | None,
+            strawberry.argument(description="Only issues of this severity."),
         ] = None,
     ) -> RowIssueConnection:
         try:
@@ -381,8 +382,9 @@ class ImportQueries:
 @strawberry.type
 class ImportMutations:
     @strawberry.mutation(
-        description="Upload a file of clients (multipart request). The file is checked at once "
-        "(ImportFileError); its rows are then imported by a worker; rate-limited."
+        description="Upload a file of clients (providers with a confirmed e-mail; a multipart "
+        "request). The file is checked at once (ImportFileError); a worker then imports its "
+        "rows; rate-limited."
     )
     async def start_client_import(
         self,

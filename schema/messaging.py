@@ -238,8 +238,9 @@ class MessagingQueries:
 @strawberry.type
 class MessagingMutations:
     @strawberry.mutation(
-        description="Send a message; the other side gets it live (messageReceived) and by "
-        "e-mail at most once per conversation every 15 minutes; rate-limited."
+        description="Send a message (a provider needs a confirmed e-mail); the other side gets "
+        "it live (messageReceived) and by e-mail, at most one e-mail per conversation every 15 "
+        "minutes; rate-limited."
     )
     async def send_message(
         self,

@@ -38,7 +38,7 @@ log = logging.getLogger("caseload.graphql")
 
 
 @strawberry.type(
-    description="Reads. Lists are Relay-style connections of at most 100 items a page."
+    description="Reads. Paged lists are Relay-style connections, at most 100 items a page."
 )
 class Query(
     AccountQueries,
