@@ -66,6 +66,9 @@ class Counted:
 
     count: strawberry.Private[Callable[[], Awaitable[int]]] = _nothing
 
-    @strawberry.field(description="How many items the whole list holds, across every page.")
+    @strawberry.field(
+        description="How many items the whole list holds, across every page; counted only when "
+        "selected."
+    )
     async def total_count(self) -> int:
         return await self.count()
