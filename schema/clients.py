@@ -44,11 +44,7 @@ if TYPE_CHECKING:
 ClientSource = strawberry.enum(AddedVia, name="ClientSource")
 OnboardingFilter = strawberry.enum(client_list.OnboardingFilter, name="OnboardingFilter")
 ClientOrder = strawberry.enum(client_list.ClientOrder, name="ClientOrder")
-InvitationStatus = strawberry.enum(
-    client_views.InvitationStatus,
-    name="InvitationStatus",
-    description="Where a list entry's invitation stands.",
-)
+InvitationStatus = strawberry.enum(client_views.InvitationStatus, name="InvitationStatus")
 
 NEVER_REVEALED = "Always false: whether an address has an account is never revealed."
 
