@@ -13,6 +13,7 @@ from resolvers import accounts, verification
 from resolvers.errors import DomainError
 from resolvers.sessions import IssuedSession
 from schema.context import Info
+from schema.enum_docs import describe_enum
 from schema.errors import AuthError, InputError, to_error
 from schema.nodes import Node
 
@@ -27,10 +28,23 @@ class RoleEnum(Enum):
     STAFF = "STAFF"
 
 
-@strawberry.type(name="ProviderProfile")
+describe_enum(
+    RoleEnum,
+    "What kind of account someone has.",
+    {
+        "PROVIDER": "A provider, who keeps a client list.",
+        "CLIENT": "A client, who manages their own information.",
+        "STAFF": "Caseload staff, with read-only tools across providers.",
+    },
+)
+
+
+@strawberry.type(name="ProviderProfile", description="What anyone may see of a provider.")
 class ProviderProfile(Node):
-    display_name: str
-    practice_name: str | None
+    display_name: str = strawberry.field(description="The provider's name as they show it.")
+    practice_name: str | None = strawberry.field(
+        description="The provider's practice; null when they gave none."
+    )
 
     @classmethod
     def from_model(cls, provider: Provider) -> ProviderProfile:
@@ -41,21 +55,21 @@ class ProviderProfile(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="The logged-in account.")
 class Viewer:
-    id: strawberry.ID
-    email: str
-    role: RoleEnum
+    id: strawberry.ID = strawberry.field(description="The account's id (not a client's id).")
+    email: str = strawberry.field(description="The account's e-mail address, used to log in.")
+    role: RoleEnum = strawberry.field(description="What kind of account it is.")
     user: strawberry.Private[User]
 
-    @strawberry.field
+    @strawberry.field(description="The provider's profile; set for providers only.")
     async def provider(self, info: Info) -> ProviderProfile | None:
         if self.user.role is not Role.PROVIDER:
             return None
         provider = await Provider.get_or_none(user_id=self.user.id)
         return ProviderProfile.from_model(provider) if provider else None
 
-    @strawberry.field
+    @strawberry.field(description="The client's own record; set for clients only.")
     async def client(
         self, info: Info
     ) -> Annotated[ClientType, strawberry.lazy("schema.clients")] | None:
@@ -73,11 +87,17 @@ class Viewer:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A new session.")
 class AuthSuccess:
-    token: str
-    expires_at: datetime
-    viewer: Viewer
+    token: str = strawberry.field(
+        description="The session's bearer token: send it as `Authorization: Bearer <token>` "
+        "(HTTP) or as `authorization` in the WebSocket's connection_init payload."
+    )
+    expires_at: datetime = strawberry.field(
+        description="When the session ends at the latest; it can end sooner (log-out, idle "
+        "time, a password reset)."
+    )
+    viewer: Viewer = strawberry.field(description="The account now logged in.")
 
     @classmethod
     def from_session(cls, issued: IssuedSession) -> AuthSuccess:
@@ -86,35 +106,53 @@ class AuthSuccess:
         )
 
 
-AuthResult = Annotated[AuthSuccess | AuthError | InputError, strawberry.union("AuthResult")]
+AuthResult = Annotated[
+    AuthSuccess | AuthError | InputError,
+    strawberry.union("AuthResult", description="A new session, or why there is none."),
+]
+PASSWORD = "10 to 256 characters, not easy to guess."
 
 
-@strawberry.input
+@strawberry.input(description="A new provider account.")
 class SignUpProviderInput:
-    email: str
-    password: str
-    display_name: str
-    practice_name: str | None = None
+    email: str = strawberry.field(
+        description="The provider's e-mail address; a confirmation link is sent to it."
+    )
+    password: str = strawberry.field(description=f"The account's password: {PASSWORD}")
+    display_name: str = strawberry.field(description="The name clients will see.")
+    practice_name: str | None = strawberry.field(
+        default=None, description="The practice's name, if any."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new client account, for a client who signs up on their own.")
 class SignUpClientInput:
-    email: str
-    password: str
-    first_name: str
-    last_name: str
+    email: str = strawberry.field(
+        description="The client's e-mail address; a confirmation link is sent to it."
+    )
+    password: str = strawberry.field(description=f"The account's password: {PASSWORD}")
+    first_name: str = strawberry.field(description="The client's legal first name.")
+    last_name: str = strawberry.field(description="The client's legal last name.")
 
 
-@strawberry.input
+@strawberry.input(description="An account's credentials.")
 class LogInInput:
-    email: str
-    password: str
+    email: str = strawberry.field(description="The account's e-mail address.")
+    password: str = strawberry.field(description="The account's password.")
 
 
-@strawberry.input
+@strawberry.input(description="The token of an e-mail's link, and a password where one is needed.")
 class VerifyEmailInput:
-    token: str
-    password: str | None = None
+    token: str = strawberry.field(
+        description="The `token` query parameter of the link in the e-mail (sign-up "
+        "confirmation, invitation, or a change of address)."
+    )
+    password: str | None = strawberry.field(
+        default=None,
+        description="For an account with no password yet (a first invitation): the password "
+        f"to set, {PASSWORD} For an account that has one (accepting an invitation into it): "
+        "that password, else INVALID_CREDENTIALS and nothing changes.",
+    )
 
 
 def auth_error(error: DomainError) -> AuthError | InputError:
@@ -125,7 +163,7 @@ def auth_error(error: DomainError) -> AuthError | InputError:
 
 @strawberry.type
 class AccountQueries:
-    @strawberry.field
+    @strawberry.field(description="The logged-in account; null without a session.")
     async def me(self, info: Info) -> Viewer | None:
         actor = info.context.actor
         if actor is None:
@@ -136,8 +174,17 @@ class AccountQueries:
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation
-    async def sign_up_provider(self, info: Info, input: SignUpProviderInput) -> AuthResult:
+    @strawberry.mutation(
+        description="Create a provider account and log in. Storing client data and sending "
+        "invitations wait until the provider confirms their e-mail (EMAIL_NOT_VERIFIED)."
+    )
+    async def sign_up_provider(
+        self,
+        info: Info,
+        input: Annotated[
+            SignUpProviderInput, strawberry.argument(description="The new provider account.")
+        ],
+    ) -> AuthResult:
         ctx = info.context
         data = accounts.ProviderSignUp(
             email=input.email,
@@ -151,8 +198,14 @@ class AccountMutations:
             return auth_error(error)
         return AuthSuccess.from_session(issued)
 
-    @strawberry.mutation
-    async def sign_up_client(self, info: Info, input: SignUpClientInput) -> AuthResult:
+    @strawberry.mutation(description="Create a client account and log in.")
+    async def sign_up_client(
+        self,
+        info: Info,
+        input: Annotated[
+            SignUpClientInput, strawberry.argument(description="The new client account.")
+        ],
+    ) -> AuthResult:
         ctx = info.context
         data = accounts.ClientSignUp(
             email=input.email,
@@ -166,8 +219,15 @@ class AccountMutations:
             return auth_error(error)
         return AuthSuccess.from_session(issued)
 
-    @strawberry.mutation
-    async def log_in(self, info: Info, input: LogInInput) -> AuthResult:
+    @strawberry.mutation(
+        description="Log in with e-mail and password. Repeated failures lock log-in for a while "
+        "(RATE_LIMITED); a password reset ends the lock-out."
+    )
+    async def log_in(
+        self,
+        info: Info,
+        input: Annotated[LogInInput, strawberry.argument(description="The credentials.")],
+    ) -> AuthResult:
         ctx = info.context
         try:
             issued = await accounts.log_in(
@@ -177,12 +237,23 @@ class AccountMutations:
             return auth_error(error)
         return AuthSuccess.from_session(issued)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="End the current session (its open WebSockets too); false without one."
+    )
     async def log_out(self, info: Info) -> bool:
         return await accounts.log_out(info.context.services, info.context.actor)
 
-    @strawberry.mutation
-    async def verify_email(self, info: Info, input: VerifyEmailInput) -> AuthResult:
+    @strawberry.mutation(
+        description="Follow an e-mail's link (once): confirm an address, switch to a new one, or "
+        "accept a provider's invitation; then log in."
+    )
+    async def verify_email(
+        self,
+        info: Info,
+        input: Annotated[
+            VerifyEmailInput, strawberry.argument(description="The link's token and password.")
+        ],
+    ) -> AuthResult:
         try:
             issued = await verification.verify_email(
                 info.context.services, input.token, input.password

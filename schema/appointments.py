@@ -14,6 +14,7 @@ from resolvers.errors import DomainError
 from schema.accounts import ProviderProfile
 from schema.clients import ClientType
 from schema.context import Info
+from schema.enum_docs import describe_enum
 from schema.errors import (
     AuthError,
     InputError,
@@ -23,23 +24,47 @@ from schema.errors import (
     public_error,
     to_error,
 )
-from schema.nodes import Counted, Node, PageInfo
+from schema.nodes import (
+    CURSOR,
+    EDGES,
+    NODE,
+    PAGE_INFO,
+    After,
+    Counted,
+    First,
+    Node,
+    PageInfo,
+)
 
 AppointmentStatusEnum = strawberry.enum(AppointmentStatus, name="AppointmentStatus")
+describe_enum(
+    AppointmentStatusEnum,
+    "Where an appointment stands.",
+    {
+        "SCHEDULED": "On the calendar, not confirmed yet.",
+        "CONFIRMED": "Confirmed: the client had finished onboarding.",
+        "CANCELLED": "Cancelled; it no longer holds its time.",
+    },
+)
+APPOINTMENT_ID = "The appointment's id."
 
 
-@strawberry.type(name="Appointment")
+@strawberry.type(name="Appointment", description="An appointment between a provider and a client.")
 class AppointmentType(Node):
     view: strawberry.Private[AppointmentView]
-    starts_at: datetime
-    ends_at: datetime
-    status: AppointmentStatusEnum  # type: ignore[valid-type]
+    starts_at: datetime = strawberry.field(description="When it starts.")
+    ends_at: datetime = strawberry.field(
+        description="When it ends: after the start, at most 8 hours later."
+    )
+    status: AppointmentStatusEnum = strawberry.field(  # type: ignore[valid-type]
+        description="Where it stands."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The client, as the viewer sees them.")
     def client(self) -> ClientType:
         return ClientType.from_view(self.view.client)
 
-    @strawberry.field
+    @strawberry.field(description="The provider.")
     def provider(self) -> ProviderProfile:
         return ProviderProfile.from_model(self.view.provider)
 
@@ -55,31 +80,34 @@ class AppointmentType(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="An appointment in a list.")
 class AppointmentEdge:
-    cursor: str
-    node: AppointmentType
+    cursor: str = strawberry.field(description=CURSOR)
+    node: AppointmentType = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of appointments, earliest first.")
 class AppointmentConnection(Counted):
-    edges: list[AppointmentEdge]
-    page_info: PageInfo
+    edges: list[AppointmentEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.input
+@strawberry.input(description="A new appointment with a client on the provider's list.")
 class ScheduleAppointmentInput:
-    client_id: strawberry.ID
-    starts_at: datetime
-    ends_at: datetime
+    client_id: strawberry.ID = strawberry.field(description="The client's id.")
+    starts_at: datetime = strawberry.field(description="When it starts.")
+    ends_at: datetime = strawberry.field(
+        description="When it ends: after the start, at most 8 hours later, and not overlapping "
+        "another scheduled or confirmed appointment of the provider."
+    )
 
     def to_data(self) -> NewAppointment:
         return NewAppointment(self.client_id, self.starts_at, self.ends_at)
 
 
-@strawberry.type
+@strawberry.type(description="The appointment, as changed.")
 class AppointmentSuccess:
-    appointment: AppointmentType
+    appointment: AppointmentType = strawberry.field(description="The appointment now.")
 
 
 AppointmentResult = Annotated[
@@ -89,7 +117,7 @@ AppointmentResult = Annotated[
     | NotFoundError
     | OnboardingIncompleteError
     | InvalidStateError,
-    strawberry.union("AppointmentResult"),
+    strawberry.union("AppointmentResult", description="The appointment as changed, or why not."),
 ]
 
 
@@ -99,15 +127,26 @@ def _result(view: AppointmentView) -> AppointmentSuccess:
 
 @strawberry.type
 class AppointmentQueries:
-    @strawberry.field
+    @strawberry.field(
+        description="The viewer's appointments (a provider's calendar, or a client's own), "
+        "earliest first, cancelled ones included."
+    )
     async def appointments(
         self,
         info: Info,
-        first: int | None = 50,
-        after: str | None = None,
-        client_id: strawberry.ID | None = None,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
+        first: First = 50,
+        after: After = None,
+        client_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this client's.")
+        ] = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Only those ending after this time."),
+        ] = None,
+        to: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only those starting before this time."),
+        ] = None,
     ) -> AppointmentConnection:
         args = appointment_list.AppointmentListArgs(
             first=50 if first is None else first,
@@ -132,9 +171,16 @@ class AppointmentQueries:
 
 @strawberry.type
 class AppointmentMutations:
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Schedule an appointment (providers with a confirmed e-mail); the client's "
+        "onboarding may be at any step, but the client may not be archived."
+    )
     async def schedule_appointment(
-        self, info: Info, input: ScheduleAppointmentInput
+        self,
+        info: Info,
+        input: Annotated[
+            ScheduleAppointmentInput, strawberry.argument(description="The appointment.")
+        ],
     ) -> AppointmentResult:
         ctx = info.context
         try:
@@ -143,8 +189,15 @@ class AppointmentMutations:
             return to_error(error)  # type: ignore[return-value]
         return _result(view)
 
-    @strawberry.mutation
-    async def confirm_appointment(self, info: Info, id: strawberry.ID) -> AppointmentResult:
+    @strawberry.mutation(
+        description="Confirm an appointment (providers); needs the client's onboarding complete, else "
+        "ONBOARDING_INCOMPLETE names the steps left and it stays scheduled."
+    )
+    async def confirm_appointment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description=APPOINTMENT_ID)],
+    ) -> AppointmentResult:
         ctx = info.context
         try:
             view = await appointments.confirm(ctx.services, ctx.actor, id)
@@ -152,8 +205,12 @@ class AppointmentMutations:
             return to_error(error)  # type: ignore[return-value]
         return _result(view)
 
-    @strawberry.mutation
-    async def cancel_appointment(self, info: Info, id: strawberry.ID) -> AppointmentResult:
+    @strawberry.mutation(description="Cancel a scheduled or confirmed appointment (providers).")
+    async def cancel_appointment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description=APPOINTMENT_ID)],
+    ) -> AppointmentResult:
         ctx = info.context
         try:
             view = await appointments.cancel(ctx.services, ctx.actor, id)

@@ -15,6 +15,7 @@ from resolvers.clients import AddedClient
 from resolvers.errors import DomainError
 from resolvers.policies import edit_permission
 from schema.context import Info
+from schema.enum_docs import describe_enum
 from schema.errors import (
     AuthError,
     EditLockedError,
@@ -25,7 +26,17 @@ from schema.errors import (
     public_error,
     to_error,
 )
-from schema.nodes import Counted, Node, PageInfo
+from schema.nodes import (
+    CURSOR,
+    EDGES,
+    NODE,
+    PAGE_INFO,
+    After,
+    Counted,
+    First,
+    Node,
+    PageInfo,
+)
 
 if TYPE_CHECKING:
     from schema.messaging import MessageThreadType
@@ -33,59 +44,124 @@ if TYPE_CHECKING:
 ClientSource = strawberry.enum(AddedVia, name="ClientSource")
 OnboardingFilter = strawberry.enum(client_list.OnboardingFilter, name="OnboardingFilter")
 ClientOrder = strawberry.enum(client_list.ClientOrder, name="ClientOrder")
-InvitationStatus = strawberry.enum(
-    client_views.InvitationStatus,
-    name="InvitationStatus",
-    description="Where a list entry's invitation stands.",
-)
+InvitationStatus = strawberry.enum(client_views.InvitationStatus, name="InvitationStatus")
 
 NEVER_REVEALED = "Always false: whether an address has an account is never revealed."
 
+describe_enum(
+    ClientSource,
+    "How a client came onto a provider's list.",
+    {
+        "MANUAL": "The provider added them (addClient, addClients).",
+        "IMPORT": "A file import added them.",
+        "MESSAGE": "They wrote to the provider first.",
+    },
+)
+describe_enum(
+    OnboardingFilter,
+    "Which clients to list by onboarding.",
+    {
+        "ANY": "Every client.",
+        "COMPLETE": "Clients who finished every onboarding step.",
+        "INCOMPLETE": "Clients with a step left.",
+    },
+)
+describe_enum(
+    ClientOrder,
+    "The order of a client list.",
+    {
+        "NAME_ASC": "By last name, then first name, A to Z.",
+        "NAME_DESC": "By last name, then first name, Z to A.",
+        "ADDED_DESC": "Most recently added first.",
+        "ADDED_ASC": "Earliest added first.",
+    },
+)
+describe_enum(
+    InvitationStatus,
+    "Where a list entry's invitation stands.",
+    {
+        "PENDING": "Queued, not sent yet.",
+        "SENT": "Sent; not accepted yet.",
+        "FAILED": "Given up after retries; resendInvitation tries again.",
+        "ACCEPTED": "The person accepted this provider's entry.",
+    },
+)
+# Contact details are stored normalized: what is returned may differ from what was sent.
+E164 = "in E.164 form (`+15555550123`); a national number is read in the server's region"
+NULL_KEEPS = "null leaves it as it is"
+CLIENT_ID = "The client's id."
 
-@strawberry.type
+
+@strawberry.type(description="A client's health insurance.")
 class Insurance:
-    carrier: str
-    member_id: str
-    date_of_birth: date
+    carrier: str = strawberry.field(description="The insurance company.")
+    member_id: str = strawberry.field(description="The member id on the insurance card.")
+    date_of_birth: date = strawberry.field(description="The insured person's date of birth.")
 
 
-@strawberry.type
+@strawberry.type(description="A client's card, as the payment processor describes it.")
 class BillingMethod:
-    brand: str
-    last4: str
+    brand: str = strawberry.field(description="The card's brand, e.g. `visa`.")
+    last4: str = strawberry.field(description="The card number's last four digits.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A client's onboarding steps. Until the client accepts the provider's "
+    "invitation, every step reads as not done."
+)
 class Onboarding:
-    email_verified: bool
-    insurance_added: bool
-    billing_added: bool
-    forms_acknowledged: bool
-    missing_steps: list[OnboardingStep]
-    complete: bool
-    invited_at: datetime | None
+    email_verified: bool = strawberry.field(description="The e-mail address is confirmed.")
+    insurance_added: bool = strawberry.field(description="Insurance is on file.")
+    billing_added: bool = strawberry.field(description="A billing method is on file.")
+    forms_acknowledged: bool = strawberry.field(
+        description="The current version of every required form is acknowledged."
+    )
+    missing_steps: list[OnboardingStep] = strawberry.field(
+        description="The steps left, in the order a client takes them."
+    )
+    complete: bool = strawberry.field(description="No step is left: appointments can be confirmed.")
+    invited_at: datetime | None = strawberry.field(
+        description="When an invitation e-mail went out; null if none has."
+    )
 
 
 @strawberry.type(description="The invitation of one provider's list entry.")
 class Invitation:
-    status: InvitationStatus  # type: ignore[valid-type]
-    sent_at: datetime | None
-    accepted_at: datetime | None
+    status: InvitationStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Where it stands."
+    )
+    sent_at: datetime | None = strawberry.field(
+        description="When it was last sent; null before the first send."
+    )
+    accepted_at: datetime | None = strawberry.field(
+        description="When the person accepted it; null until then."
+    )
 
 
-@strawberry.type(name="Client")
+@strawberry.type(
+    name="Client",
+    description="A client, as the viewer sees them. A provider sees its own list entry (what "
+    "it entered) until the client accepts the invitation, then the client's own information, "
+    "read-only.",
+)
 class ClientType(Node):
     view: strawberry.Private[ClientView]
-    legal_first_name: str
-    legal_last_name: str
-    preferred_name: str | None
-    display_name: str
-    email: str
-    email_verified: bool
-    mobile_phone: str | None
-    date_of_birth: date | None
+    legal_first_name: str = strawberry.field(description="Legal first name.")
+    legal_last_name: str = strawberry.field(description="Legal last name.")
+    preferred_name: str | None = strawberry.field(
+        description="The name they go by, if not their legal first name."
+    )
+    display_name: str = strawberry.field(
+        description="The preferred (or legal first) name and the legal last name."
+    )
+    email: str = strawberry.field(description="Their e-mail address.")
+    email_verified: bool = strawberry.field(
+        description="They confirmed this address (for a provider: they accepted the invitation)."
+    )
+    mobile_phone: str | None = strawberry.field(description="Mobile phone, in E.164 form.")
+    date_of_birth: date | None = strawberry.field(description="Date of birth.")
 
-    @strawberry.field
+    @strawberry.field(description="Their insurance; null until it is added.")
     def insurance(self) -> Insurance | None:
         c = self.view.client
         if not (c.insurance_carrier and c.insurance_member_id and c.insurance_date_of_birth):
@@ -96,14 +172,14 @@ class ClientType(Node):
             date_of_birth=c.insurance_date_of_birth,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Their card on file; null until one is added.")
     def billing_method(self) -> BillingMethod | None:
         c = self.view.client
         if not (c.billing_brand and c.billing_last4):
             return None
         return BillingMethod(brand=c.billing_brand, last4=c.billing_last4)
 
-    @strawberry.field
+    @strawberry.field(description="Their onboarding steps.")
     async def onboarding(self, info: Info) -> Onboarding:
         forms = await info.context.loaders.forms_acknowledged.load(self.view.client.id)
         state = onboarding_of(self.view, forms)
@@ -117,32 +193,44 @@ class ClientType(Node):
             invited_at=state.invited_at,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="Archived on the viewing provider's list (hidden from its default list)."
+    )
     def archived(self) -> bool:
         return self.view.link is not None and self.view.link.archived_at is not None
 
-    @strawberry.field
+    @strawberry.field(description="When the viewing provider archived them; null if not archived.")
     def archived_at(self) -> datetime | None:
         return self.view.link.archived_at if self.view.link else None
 
-    @strawberry.field
+    @strawberry.field(
+        description="When they came onto the viewing provider's list; null for the client's own "
+        "record."
+    )
     def added_at(self) -> datetime | None:
         return self.view.link.added_at if self.view.link else None
 
-    @strawberry.field
+    @strawberry.field(
+        description="How they came onto the viewing provider's list; null for the client's own "
+        "record."
+    )
     def added_via(self) -> ClientSource | None:  # type: ignore[valid-type]
         return self.view.link.added_via if self.view.link else None
 
-    @strawberry.field
+    @strawberry.field(description="The viewer may change this information now.")
     def viewer_can_edit(self, info: Info) -> bool:
         return edit_permission(info.context.actor, self.view) is None
 
-    @strawberry.field
+    @strawberry.field(
+        description="Why the viewer may not change this information, for a person; null when "
+        "they may."
+    )
     def edit_locked_reason(self, info: Info) -> str | None:
         return edit_permission(info.context.actor, self.view)
 
     @strawberry.field(
-        description="This entry's invitation; null for a client who came by messaging."
+        description="This entry's invitation; null for a client who came by messaging, one "
+        "imported without invitations, and the client's own record."
     )
     def invitation(self) -> Invitation | None:
         invitation = invitation_of(self.view)
@@ -154,7 +242,10 @@ class ClientType(Node):
             accepted_at=invitation.accepted_at,
         )
 
-    @strawberry.field(description="The viewing provider's conversation with this client.")
+    @strawberry.field(
+        description="The viewing provider's conversation with this client; null while there "
+        "is none."
+    )
     async def message_thread(
         self, info: Info
     ) -> Annotated[MessageThreadType, strawberry.lazy("schema.messaging")] | None:
@@ -179,36 +270,46 @@ class ClientType(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A client in a client list.")
 class ClientEdge:
-    cursor: str
-    node: ClientType
+    cursor: str = strawberry.field(description=CURSOR)
+    node: ClientType = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of a provider's client list.")
 class ClientConnection(Counted):
-    edges: list[ClientEdge]
-    page_info: PageInfo
+    edges: list[ClientEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.input
+@strawberry.input(description="A client's health insurance; every field is required.")
 class InsuranceInput:
-    carrier: str
-    member_id: str
-    date_of_birth: date
+    carrier: str = strawberry.field(description="The insurance company.")
+    member_id: str = strawberry.field(
+        description="The member id on the card; spaces are dropped; at most 100 characters."
+    )
+    date_of_birth: date = strawberry.field(
+        description="The insured person's date of birth: a real one, not before 1900."
+    )
 
     def to_data(self) -> InsuranceData:
         return InsuranceData(self.carrier, self.member_id, self.date_of_birth)
 
 
-@strawberry.input
+@strawberry.input(description="A client to put on the provider's list.")
 class AddClientInput:
-    first_name: str
-    last_name: str
-    email: str
-    mobile_phone: str | None = None
-    preferred_name: str | None = None
-    insurance: InsuranceInput | None = None
+    first_name: str = strawberry.field(description="Legal first name.")
+    last_name: str = strawberry.field(description="Legal last name.")
+    email: str = strawberry.field(description="E-mail address; the invitation goes to it.")
+    mobile_phone: str | None = strawberry.field(
+        default=None, description=f"Mobile phone, stored {E164}."
+    )
+    preferred_name: str | None = strawberry.field(
+        default=None, description="The name they go by, if not their legal first name."
+    )
+    insurance: InsuranceInput | None = strawberry.field(
+        default=None, description="Their insurance, if known."
+    )
 
     def to_data(self) -> NewClient:
         return NewClient(
@@ -221,11 +322,15 @@ class AddClientInput:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The client is on the list.")
 class AddClientSuccess:
-    client: ClientType
-    already_in_list: bool
-    linked_existing_account: bool = strawberry.field(deprecation_reason=NEVER_REVEALED)
+    client: ClientType = strawberry.field(description="The list entry.")
+    already_in_list: bool = strawberry.field(
+        description="The address was on the list already: nothing was added or sent."
+    )
+    linked_existing_account: bool = strawberry.field(
+        description="Always false.", deprecation_reason=NEVER_REVEALED
+    )
 
     @classmethod
     def from_added(cls, added: AddedClient) -> AddClientSuccess:
@@ -237,35 +342,62 @@ class AddClientSuccess:
 
 
 AddClientResult = Annotated[
-    AddClientSuccess | InputError | AuthError, strawberry.union("AddClientResult")
+    AddClientSuccess | InputError | AuthError,
+    strawberry.union("AddClientResult", description="The client added, or why not."),
 ]
 
 
-@strawberry.input
+@strawberry.input(description="Several clients to put on the list at once.")
 class AddClientsInput:
-    clients: list[AddClientInput]
+    clients: list[AddClientInput] = strawberry.field(
+        description="At most 100; use an import for more."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Each client's own answer.")
 class AddClientsSuccess:
-    results: list[AddClientResult]
+    results: list[AddClientResult] = strawberry.field(
+        description="One per input item, in the same order."
+    )
 
 
 AddClientsResult = Annotated[
-    AddClientsSuccess | InputError | AuthError, strawberry.union("AddClientsResult")
+    AddClientsSuccess | InputError | AuthError,
+    strawberry.union(
+        "AddClientsResult", description="Each client's answer, or why the batch was refused."
+    ),
 ]
 
 
-@strawberry.input
+@strawberry.input(
+    description="Changes to a provider's list entry; for every field, null leaves it as it is."
+)
 class UpdateClientInput:
-    id: strawberry.ID
-    legal_first_name: str | None = None
-    legal_last_name: str | None = None
-    preferred_name: str | None = None
-    email: str | None = None
-    mobile_phone: str | None = None
-    date_of_birth: date | None = None
-    insurance: InsuranceInput | None = None
+    id: strawberry.ID = strawberry.field(description="The client's id.")
+    legal_first_name: str | None = strawberry.field(
+        default=None, description=f"Legal first name; {NULL_KEEPS}."
+    )
+    legal_last_name: str | None = strawberry.field(
+        default=None, description=f"Legal last name; {NULL_KEEPS}."
+    )
+    preferred_name: str | None = strawberry.field(
+        default=None, description=f"Preferred name; an empty string clears it; {NULL_KEEPS}."
+    )
+    email: str | None = strawberry.field(
+        default=None,
+        description="E-mail address; the invitation goes to the new address instead; "
+        f"{NULL_KEEPS}.",
+    )
+    mobile_phone: str | None = strawberry.field(
+        default=None,
+        description=f"Mobile phone, stored {E164}; an empty string clears it; {NULL_KEEPS}.",
+    )
+    date_of_birth: date | None = strawberry.field(
+        default=None, description=f"Date of birth; {NULL_KEEPS}."
+    )
+    insurance: InsuranceInput | None = strawberry.field(
+        default=None, description=f"Insurance, replaced as a whole; {NULL_KEEPS}."
+    )
 
     def to_changes(self) -> ClientChanges:
         return ClientChanges(
@@ -279,14 +411,14 @@ class UpdateClientInput:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The client, as changed.")
 class ClientSuccess:
-    client: ClientType
+    client: ClientType = strawberry.field(description="The client after the change.")
 
 
 ClientResult = Annotated[
     ClientSuccess | InputError | AuthError | NotFoundError | EditLockedError | InvalidStateError,
-    strawberry.union("ClientResult"),
+    strawberry.union("ClientResult", description="The client as changed, or why not."),
 ]
 
 
@@ -301,16 +433,31 @@ async def own_client(info: Info) -> ClientType | None:
 
 @strawberry.type
 class ClientQueries:
-    @strawberry.field
+    @strawberry.field(description="The provider's client list (providers only).")
     async def clients(
         self,
         info: Info,
-        first: int | None = 50,
-        after: str | None = None,
-        search: str | None = None,
-        archived: bool | None = False,
-        onboarding: OnboardingFilter | None = client_list.OnboardingFilter.ANY,  # type: ignore[valid-type]
-        order_by: ClientOrder | None = client_list.ClientOrder.NAME_ASC,  # type: ignore[valid-type]
+        first: First = 50,
+        after: After = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Words each found in the client's names or e-mail address (case "
+                "and accents ignored); at most 12 words."
+            ),
+        ] = None,
+        archived: Annotated[
+            bool | None,
+            strawberry.argument(description="True lists the archived clients instead."),
+        ] = False,
+        onboarding: Annotated[
+            OnboardingFilter | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only clients whose onboarding is so."),
+        ] = client_list.OnboardingFilter.ANY,
+        order_by: Annotated[
+            ClientOrder | None,  # type: ignore[valid-type]
+            strawberry.argument(description="The list's order."),
+        ] = client_list.ClientOrder.NAME_ASC,
     ) -> ClientConnection:
         args = client_list.ClientListArgs(
             first=50 if first is None else first,
@@ -331,16 +478,29 @@ class ClientQueries:
             count=page.count,
         )
 
-    @strawberry.field
-    async def client(self, info: Info, id: strawberry.ID) -> ClientType | None:
+    @strawberry.field(
+        description="A client on the provider's list, or a client's own record; null for any "
+        "other id."
+    )
+    async def client(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=CLIENT_ID)]
+    ) -> ClientType | None:
         view = await client_list.get_client(info.context.actor, id)
         return ClientType.from_view(view) if view else None
 
 
 @strawberry.type
 class ClientMutations:
-    @strawberry.mutation
-    async def add_client(self, info: Info, input: AddClientInput) -> AddClientResult:
+    @strawberry.mutation(
+        description="Put a client on the provider's list and queue their invitation (providers "
+        "with a confirmed e-mail). An address already on the list answers `alreadyInList` and "
+        "sends nothing."
+    )
+    async def add_client(
+        self,
+        info: Info,
+        input: Annotated[AddClientInput, strawberry.argument(description="The client.")],
+    ) -> AddClientResult:
         ctx = info.context
         try:
             added = await clients.add_client(ctx.services, ctx.actor, input.to_data())
@@ -348,8 +508,15 @@ class ClientMutations:
             return to_error(error)  # type: ignore[return-value]
         return AddClientSuccess.from_added(added)
 
-    @strawberry.mutation
-    async def add_clients(self, info: Info, input: AddClientsInput) -> AddClientsResult:
+    @strawberry.mutation(
+        description="Put up to 100 clients on the list at once (providers with a confirmed "
+        "e-mail); each answers for itself, in order, and the valid ones are added together."
+    )
+    async def add_clients(
+        self,
+        info: Info,
+        input: Annotated[AddClientsInput, strawberry.argument(description="The clients.")],
+    ) -> AddClientsResult:
         ctx = info.context
         try:
             results = await clients.add_clients(
@@ -364,8 +531,15 @@ class ClientMutations:
             ]
         )
 
-    @strawberry.mutation
-    async def update_client(self, info: Info, input: UpdateClientInput) -> ClientResult:
+    @strawberry.mutation(
+        description="Change an entry of the provider's list; only until the client accepts the "
+        "invitation (then CLIENT_MANAGES_OWN_INFO)."
+    )
+    async def update_client(
+        self,
+        info: Info,
+        input: Annotated[UpdateClientInput, strawberry.argument(description="The changes.")],
+    ) -> ClientResult:
         ctx = info.context
         try:
             view = await client_edits.update_client(
@@ -375,12 +549,19 @@ class ClientMutations:
             return to_error(error)  # type: ignore[return-value]
         return client_result(view)
 
-    @strawberry.mutation
-    async def archive_client(self, info: Info, id: strawberry.ID) -> ClientResult:
+    @strawberry.mutation(
+        description="Archive a client on the provider's list: hidden from the default list, "
+        "nothing deleted."
+    )
+    async def archive_client(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=CLIENT_ID)]
+    ) -> ClientResult:
         return await _set_archived(info, id, True)
 
-    @strawberry.mutation
-    async def unarchive_client(self, info: Info, id: strawberry.ID) -> ClientResult:
+    @strawberry.mutation(description="Bring an archived client back onto the provider's list.")
+    async def unarchive_client(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=CLIENT_ID)]
+    ) -> ClientResult:
         return await _set_archived(info, id, False)
 
 

@@ -6,6 +6,7 @@ Each event carries the whole snapshot, so relaying it reads nothing from the dat
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
@@ -14,15 +15,18 @@ from resolvers.errors import DomainError
 from resolvers.import_runner import TERMINAL, apply_snapshot, import_channel
 from schema.context import Info
 from schema.errors import public_error
-from schema.imports import ClientImportType
+from schema.imports import IMPORT_ID, ClientImportType
 from schema.live import live_events
 
 
 @strawberry.type
 class ImportSubscriptions:
-    @strawberry.subscription
+    @strawberry.subscription(
+        description="An import's progress (its provider only): the current state first, then "
+        "one event per batch; completes after a terminal status."
+    )
     async def client_import_progress(
-        self, info: Info, id: strawberry.ID
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=IMPORT_ID)]
     ) -> AsyncGenerator[ClientImportType, None]:
         ctx = info.context
         try:

@@ -15,6 +15,7 @@ from models import ClientImport as ClientImportRow
 from resolvers import download_links, imports
 from resolvers.errors import DomainError
 from schema.context import Info
+from schema.enum_docs import describe_enum
 from schema.errors import (
     AuthError,
     ErrorCode,
@@ -25,9 +26,33 @@ from schema.errors import (
     public_error,
     to_error,
 )
-from schema.nodes import Counted, Node, PageInfo
+from schema.nodes import (
+    CURSOR,
+    EDGES,
+    NODE,
+    PAGE_INFO,
+    After,
+    Counted,
+    First,
+    Node,
+    PageInfo,
+)
 
 ClientField = strawberry.enum(ClientFieldValue, name="ClientField")
+describe_enum(
+    ClientField,
+    "A client field an import reads from a column of the file.",
+    {
+        "FIRST_NAME": "Legal first name.",
+        "LAST_NAME": "Legal last name.",
+        "EMAIL": "E-mail address.",
+        "MOBILE_PHONE": "Mobile phone.",
+        "FULL_NAME": "First and last name in one column, split on import.",
+        "PREFERRED_NAME": "The name the client goes by.",
+        "DATE_OF_BIRTH": "Date of birth.",
+    },
+)
+IMPORT_ID = "The import's id."
 
 
 @strawberry.enum
@@ -35,6 +60,17 @@ class ImportFormat(Enum):
     CSV = "CSV"
     XLSX = "XLSX"
     VCF = "VCF"
+
+
+describe_enum(
+    ImportFormat,
+    "The kind of file an import reads.",
+    {
+        "CSV": "Comma- (or otherwise) separated values.",
+        "XLSX": "An Excel workbook (.xlsx).",
+        "VCF": "vCard contacts (.vcf).",
+    },
+)
 
 
 @strawberry.enum
@@ -46,61 +82,118 @@ class ClientImportStatus(Enum):
     CANCELLED = "CANCELLED"
 
 
+describe_enum(
+    ClientImportStatus,
+    "Where an import stands.",
+    {
+        "QUEUED": "Waiting for a worker.",
+        "RUNNING": "Reading rows and writing clients, batch by batch.",
+        "COMPLETED": "Done: every row is in, or in the issues.",
+        "FAILED": "Stopped by a fault (`failureReason`); staff can retry it.",
+        "CANCELLED": "Stopped on request; rows written before that stay.",
+    },
+)
+
+
 @strawberry.enum
 class RowIssueSeverity(Enum):
     ERROR = "ERROR"
     WARNING = "WARNING"
 
 
-@strawberry.type
+describe_enum(
+    RowIssueSeverity,
+    "How bad a row's issue is.",
+    {
+        "ERROR": "The row was skipped.",
+        "WARNING": "The row was imported, with this part left out or changed.",
+    },
+)
+
+
+@strawberry.type(description="Which column of the file a client field is read from.")
 class ColumnMapping:
-    field: ClientField  # type: ignore[valid-type]
-    column: str
+    field: ClientField = strawberry.field(  # type: ignore[valid-type]
+        description="The client field."
+    )
+    column: str = strawberry.field(description="The column's header, as in the file.")
 
 
-@strawberry.type
+@strawberry.type(description="Something wrong with one row of an imported file.")
 class RowIssue:
-    row: int
-    column: str | None
-    code: str
-    message: str
-    severity: RowIssueSeverity
+    row: int = strawberry.field(
+        description="The row's number in the file, counting the header row as 1 (in a vCard "
+        "file, the contact's number)."
+    )
+    column: str | None = strawberry.field(
+        description="The column's header; null when the issue is the whole row's."
+    )
+    code: str = strawberry.field(
+        description="What is wrong, for the program: e.g. `MISSING_FIELD`, `INVALID_EMAIL`, "
+        "`INVALID_PHONE`, `DUPLICATE_ROW`."
+    )
+    message: str = strawberry.field(description="What is wrong, for a person; no cell values.")
+    severity: RowIssueSeverity = strawberry.field(
+        description="Whether the row was skipped or imported."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A row issue in a list.")
 class RowIssueEdge:
-    cursor: str
-    node: RowIssue
+    cursor: str = strawberry.field(description=CURSOR)
+    node: RowIssue = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of an import's row issues, in the order they were found.")
 class RowIssueConnection(Counted):
-    edges: list[RowIssueEdge]
-    page_info: PageInfo
+    edges: list[RowIssueEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.type(name="ClientImport")
+@strawberry.type(
+    name="ClientImport",
+    description="A file of clients being put on a provider's list, row by row, by a worker.",
+)
 class ClientImportType(Node):
     row: strawberry.Private[ClientImportRow]
-    file_name: str
-    format: ImportFormat
-    status: ClientImportStatus
-    dry_run: bool
-    total_rows: int | None
-    processed_rows: int
-    created_count: int
-    linked_count: int = strawberry.field(
-        deprecation_reason="Always 0: whether an address has an account is never revealed."
+    file_name: str = strawberry.field(description="The uploaded file's name.")
+    format: ImportFormat = strawberry.field(description="The kind of file.")
+    status: ClientImportStatus = strawberry.field(description="Where it stands.")
+    dry_run: bool = strawberry.field(
+        description="Validate and count only: nothing is written and nothing is sent."
     )
-    already_in_list_count: int
-    duplicate_count: int
-    error_count: int
-    warning_count: int
-    ignored_columns: list[str]
-    failure_reason: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    total_rows: int | None = strawberry.field(
+        description="The file's data rows; null until they are counted."
+    )
+    processed_rows: int = strawberry.field(description="The data rows read so far.")
+    created_count: int = strawberry.field(description="New entries put on the list.")
+    linked_count: int = strawberry.field(
+        description="Always 0.",
+        deprecation_reason="Always 0: whether an address has an account is never revealed.",
+    )
+    already_in_list_count: int = strawberry.field(
+        description="Rows whose address was on the list already."
+    )
+    duplicate_count: int = strawberry.field(
+        description="Repeats of an earlier row in the same file."
+    )
+    error_count: int = strawberry.field(description="Rows skipped (issues of severity ERROR).")
+    warning_count: int = strawberry.field(
+        description="Rows imported with an issue of severity WARNING."
+    )
+    ignored_columns: list[str] = strawberry.field(
+        description="The file's headers that no client field is read from."
+    )
+    failure_reason: str | None = strawberry.field(
+        description="Why it failed, for a person; null unless FAILED."
+    )
+    created_at: datetime = strawberry.field(description="When it was started.")
+    started_at: datetime | None = strawberry.field(
+        description="When a worker began it; null while queued."
+    )
+    finished_at: datetime | None = strawberry.field(
+        description="When it reached COMPLETED, FAILED or CANCELLED; null before."
+    )
 
     @strawberry.field(
         description=(
@@ -114,19 +207,22 @@ class ClientImportType(Node):
         path = download_links.issues_report_path(info.context.services.settings, str(self.row.id))
         return _http_base(info.context.request) + path
 
-    @strawberry.field
+    @strawberry.field(description="Which column each client field is read from.")
     def column_mapping(self) -> list[ColumnMapping]:
         return [
             ColumnMapping(field=ClientFieldValue(m["field"]), column=m["column"])
             for m in self.row.column_mapping
         ]
 
-    @strawberry.field
+    @strawberry.field(description="The rows with an issue, in the order they were found.")
     async def issues(
         self,
-        first: int | None = 50,
-        after: str | None = None,
-        severity: RowIssueSeverity | None = None,
+        first: First = 50,
+        after: After = None,
+        severity: Annotated[
+            RowIssueSeverity | None,
+            strawberry.argument(description="Only issues of this severity."),
+        ] = None,
     ) -> RowIssueConnection:
         try:
             page, more, total = await imports.list_issues(
@@ -181,10 +277,10 @@ class ClientImportType(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="An import in a list.")
 class ClientImportEdge:
-    cursor: str
-    node: ClientImportType
+    cursor: str = strawberry.field(description=CURSOR)
+    node: ClientImportType = strawberry.field(description=NODE)
 
 
 def _http_base(request: Any) -> str:
@@ -198,38 +294,54 @@ def _http_base(request: Any) -> str:
     return base
 
 
-@strawberry.type
+@strawberry.type(description="A page of imports, newest first.")
 class ClientImportConnection(Counted):
-    edges: list[ClientImportEdge]
-    page_info: PageInfo
+    edges: list[ClientImportEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.input
+@strawberry.input(description="Read a client field from this column of the file.")
 class ColumnMappingInput:
-    field: ClientField  # type: ignore[valid-type]
-    column: str
+    field: ClientField = strawberry.field(  # type: ignore[valid-type]
+        description="The client field."
+    )
+    column: str = strawberry.field(description="The column's header, as in the file.")
 
 
-@strawberry.input
+@strawberry.input(description="A file of clients to import.")
 class StartClientImportInput:
-    file: Upload
-    dry_run: bool | None = False
-    send_invitations: bool | None = True
-    column_mapping: list[ColumnMappingInput] | None = None
+    file: Upload = strawberry.field(
+        description="The file: .csv, .xlsx or .vcf, within the server's size and row limits."
+    )
+    dry_run: bool | None = strawberry.field(
+        default=False, description="Validate and count, write nothing, send nothing."
+    )
+    send_invitations: bool | None = strawberry.field(
+        default=True, description="Queue an invitation to each new entry."
+    )
+    column_mapping: list[ColumnMappingInput] | None = strawberry.field(
+        default=None,
+        description="Which column to read a field from, where the headers are not recognized; "
+        "the other fields are found by their headers.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The import, as it stands now.")
 class StartClientImportSuccess:
-    client_import: ClientImportType
+    client_import: ClientImportType = strawberry.field(
+        description="The import; follow it with clientImportProgress."
+    )
 
 
 StartClientImportResult = Annotated[
     StartClientImportSuccess | ImportFileError | InputError | AuthError,
-    strawberry.union("StartClientImportResult"),
+    strawberry.union(
+        "StartClientImportResult", description="The import queued, or why the file was refused."
+    ),
 ]
 ClientImportResult = Annotated[
     StartClientImportSuccess | NotFoundError | InvalidStateError | AuthError,
-    strawberry.union("ClientImportResult"),
+    strawberry.union("ClientImportResult", description="The import as changed, or why not."),
 ]
 
 
@@ -244,14 +356,16 @@ def file_error(error: FileRefused) -> ImportFileError:
 
 @strawberry.type
 class ImportQueries:
-    @strawberry.field
-    async def client_import(self, info: Info, id: strawberry.ID) -> ClientImportType | None:
+    @strawberry.field(description="One of the provider's imports; null for any other id.")
+    async def client_import(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=IMPORT_ID)]
+    ) -> ClientImportType | None:
         row = await imports.get_import(info.context.actor, id)
         return ClientImportType.from_row(row) if row else None
 
-    @strawberry.field
+    @strawberry.field(description="The provider's imports, newest first.")
     async def client_imports(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: First = 20, after: After = None
     ) -> ClientImportConnection:
         try:
             page, more, count = await imports.list_imports(
@@ -267,9 +381,15 @@ class ImportQueries:
 
 @strawberry.type
 class ImportMutations:
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Upload a file of clients (providers with a confirmed e-mail; a multipart "
+        "request). The file is checked at once (ImportFileError); a worker then imports its "
+        "rows; rate-limited."
+    )
     async def start_client_import(
-        self, info: Info, input: StartClientImportInput
+        self,
+        info: Info,
+        input: Annotated[StartClientImportInput, strawberry.argument(description="The file.")],
     ) -> StartClientImportResult:
         ctx = info.context
         upload: Any = input.file  # a Starlette UploadFile
@@ -288,8 +408,12 @@ class ImportMutations:
             return to_error(error)  # type: ignore[return-value]
         return StartClientImportSuccess(client_import=ClientImportType.from_row(row))
 
-    @strawberry.mutation
-    async def cancel_client_import(self, info: Info, id: strawberry.ID) -> ClientImportResult:
+    @strawberry.mutation(
+        description="Stop an import that is queued or running; rows already written stay."
+    )
+    async def cancel_client_import(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=IMPORT_ID)]
+    ) -> ClientImportResult:
         ctx = info.context
         try:
             row = await imports.cancel_import(ctx.services, ctx.actor, id)

@@ -24,15 +24,31 @@ from schema.errors import (
     public_error,
     to_error,
 )
-from schema.nodes import Counted, Node, PageInfo
+from schema.nodes import (
+    CURSOR,
+    EDGES,
+    NODE,
+    PAGE_INFO,
+    After,
+    Counted,
+    First,
+    Node,
+    PageInfo,
+)
+
+THREAD_ID = "The conversation's id."
 
 
-@strawberry.type(name="Message")
+@strawberry.type(name="Message", description="One message of a conversation.")
 class MessageType(Node):
-    body: str
-    sent_at: datetime
-    sender_role: RoleEnum
-    read_at: datetime | None
+    body: str = strawberry.field(description="Its text, as plain text.")
+    sent_at: datetime = strawberry.field(description="When it was sent.")
+    sender_role: RoleEnum = strawberry.field(
+        description="Who wrote it: PROVIDER or CLIENT, the two sides of the conversation."
+    )
+    read_at: datetime | None = strawberry.field(
+        description="When the other side read it; null until then."
+    )
 
     @classmethod
     def from_model(cls, message: Message) -> MessageType:
@@ -45,28 +61,32 @@ class MessageType(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A message in a list.")
 class MessageEdge:
-    cursor: str
-    node: MessageType
+    cursor: str = strawberry.field(description=CURSOR)
+    node: MessageType = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of messages, newest first.")
 class MessageConnection(Counted):
-    edges: list[MessageEdge]
-    page_info: PageInfo
+    edges: list[MessageEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.type(name="MessageThread")
+@strawberry.type(
+    name="MessageThread", description="The conversation between one provider and one client."
+)
 class MessageThreadType(Node):
     view: strawberry.Private[ThreadView]
-    last_message_at: datetime | None
+    last_message_at: datetime | None = strawberry.field(
+        description="When its newest message was sent; null while it has none."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The client, as the viewer sees them.")
     def client(self) -> ClientType:
         return ClientType.from_view(self.view.client)
 
-    @strawberry.field
+    @strawberry.field(description="The provider.")
     def provider(self) -> ProviderProfile:
         return ProviderProfile.from_model(self.view.provider)
 
@@ -79,7 +99,7 @@ class MessageThreadType(Node):
 
     @strawberry.field(description="Newest first.")
     async def messages(
-        self, info: Info, first: int | None = 50, after: str | None = None
+        self, info: Info, first: First = 50, after: After = None
     ) -> MessageConnection:
         try:
             page = await message_threads.list_messages(
@@ -103,23 +123,30 @@ class MessageThreadType(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A conversation in a list.")
 class MessageThreadEdge:
-    cursor: str
-    node: MessageThreadType
+    cursor: str = strawberry.field(description=CURSOR)
+    node: MessageThreadType = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of conversations, newest activity first.")
 class MessageThreadConnection(Counted):
-    edges: list[MessageThreadEdge]
-    page_info: PageInfo
+    edges: list[MessageThreadEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
 @strawberry.input(description="A provider names clientId; a client names providerId.")
 class SendMessageInput:
-    client_id: strawberry.ID | None = None
-    provider_id: strawberry.ID | None = None
-    body: str
+    client_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="For a provider: the client to write to, on its list (archived ones too).",
+    )
+    provider_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="For a client: the provider to write to; writing puts the client on "
+        "(or back on) that provider's list.",
+    )
+    body: str = strawberry.field(description="The text: not blank, at most 5000 characters.")
 
     def to_data(self) -> OutgoingMessage:
         return OutgoingMessage(
@@ -127,7 +154,7 @@ class SendMessageInput:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The message was sent.")
 class MessageSuccess:
     sent_message: MessageType = strawberry.field(description="The message just sent.")
     thread: MessageThreadType = strawberry.field(description="The conversation it belongs to.")
@@ -144,17 +171,18 @@ class MessageSuccess:
 
 MessageResult = Annotated[
     MessageSuccess | InputError | AuthError | NotFoundError | InvalidStateError,
-    strawberry.union("MessageResult"),
+    strawberry.union("MessageResult", description="The message sent, or why not."),
 ]
 
 
-@strawberry.type
+@strawberry.type(description="The conversation, as changed.")
 class MessageThreadSuccess:
-    thread: MessageThreadType
+    thread: MessageThreadType = strawberry.field(description="The conversation now.")
 
 
 MessageThreadResult = Annotated[
-    MessageThreadSuccess | AuthError | NotFoundError, strawberry.union("MessageThreadResult")
+    MessageThreadSuccess | AuthError | NotFoundError,
+    strawberry.union("MessageThreadResult", description="The conversation, or why not."),
 ]
 
 
@@ -173,7 +201,7 @@ async def thread_of_client(info: Info, client: ClientView) -> MessageThreadType 
 class MessagingQueries:
     @strawberry.field(description="The viewer's conversations, newest activity first.")
     async def message_threads(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: First = 20, after: After = None
     ) -> MessageThreadConnection:
         try:
             page = await message_threads.list_threads(
@@ -190,21 +218,35 @@ class MessagingQueries:
             count=page.count,
         )
 
-    @strawberry.field
-    async def message_thread(self, info: Info, id: strawberry.ID) -> MessageThreadType | None:
+    @strawberry.field(description="One of the viewer's conversations; null for any other id.")
+    async def message_thread(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=THREAD_ID)]
+    ) -> MessageThreadType | None:
         view = await message_threads.get_thread(info.context.actor, id)
         return MessageThreadType.from_view(view) if view else None
 
     @strawberry.field(description="A provider's public profile, for a client to message.")
-    async def provider(self, info: Info, id: strawberry.ID) -> ProviderProfile | None:
+    async def provider(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The provider's id.")],
+    ) -> ProviderProfile | None:
         provider = await message_threads.provider_profile(id)
         return ProviderProfile.from_model(provider) if provider else None
 
 
 @strawberry.type
 class MessagingMutations:
-    @strawberry.mutation
-    async def send_message(self, info: Info, input: SendMessageInput) -> MessageResult:
+    @strawberry.mutation(
+        description="Send a message (a provider needs a confirmed e-mail); the other side gets "
+        "it live (messageReceived) and by e-mail, at most one e-mail per conversation every 15 "
+        "minutes; rate-limited."
+    )
+    async def send_message(
+        self,
+        info: Info,
+        input: Annotated[SendMessageInput, strawberry.argument(description="The message.")],
+    ) -> MessageResult:
         ctx = info.context
         try:
             sent = await messaging.send_message(ctx.services, ctx.actor, input.to_data())
@@ -215,8 +257,14 @@ class MessagingMutations:
             thread=MessageThreadType.from_view(sent.thread),
         )
 
-    @strawberry.mutation
-    async def mark_thread_read(self, info: Info, thread_id: strawberry.ID) -> MessageThreadResult:
+    @strawberry.mutation(
+        description="Mark everything the other side wrote in a conversation as read by the viewer."
+    )
+    async def mark_thread_read(
+        self,
+        info: Info,
+        thread_id: Annotated[strawberry.ID, strawberry.argument(description=THREAD_ID)],
+    ) -> MessageThreadResult:
         try:
             view = await messaging.mark_thread_read(info.context.actor, thread_id)
         except DomainError as error:

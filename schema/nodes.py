@@ -1,16 +1,31 @@
-"""The Node interface and PageInfo shared by every connection."""
+"""The Node interface, PageInfo, and the words and arguments shared by every connection."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import strawberry
 
+# Descriptions of the parts every connection and edge has.
+EDGES = "This page's items, each with its cursor, in the list's order."
+PAGE_INFO = "Where this page sits in the list, and the cursors to ask for the next one."
+CURSOR = "Where this item sits in the list; pass it as `after` for the items after it."
+NODE = "The item."
 
-@strawberry.interface
+# `first` and `after`, as every list takes them (`first` is clamped to 0..100).
+FIRST = "How many items to return: at most 100 (a larger number is read as 100)."
+AFTER = "The `endCursor` of the page before; leave it out for the first page."
+First = Annotated[int | None, strawberry.argument(description=FIRST)]
+RequiredFirst = Annotated[int, strawberry.argument(description=FIRST)]
+After = Annotated[str | None, strawberry.argument(description=AFTER)]
+
+
+@strawberry.interface(description="A record with an id of its own.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="The record's id: opaque, stable, to be passed back as it is."
+    )
 
 
 class _Edge(Protocol):
@@ -51,6 +66,9 @@ class Counted:
 
     count: strawberry.Private[Callable[[], Awaitable[int]]] = _nothing
 
-    @strawberry.field(description="How many items the whole list holds, across every page.")
+    @strawberry.field(
+        description="How many items the whole list holds, across every page; counted only when "
+        "selected."
+    )
     async def total_count(self) -> int:
         return await self.count()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from resolvers import accounts, passwords
@@ -37,7 +39,13 @@ class PasswordMutations:
         description="Mail a password-reset link to this address if it has an account. Always "
         "true, whether or not it has one; rate-limited; the e-mail carries a link only."
     )
-    async def request_password_reset(self, info: Info, input: RequestPasswordResetInput) -> bool:
+    async def request_password_reset(
+        self,
+        info: Info,
+        input: Annotated[
+            RequestPasswordResetInput, strawberry.argument(description="The account's address.")
+        ],
+    ) -> bool:
         ctx = info.context
         return await passwords.request_password_reset(
             ctx.services, input.email, address=ctx.address
@@ -47,7 +55,14 @@ class PasswordMutations:
         description="Spend a reset link (once): set the password, end every session of the "
         "account (open WebSockets included), clear its log-in lockout and log in anew."
     )
-    async def reset_password(self, info: Info, input: ResetPasswordInput) -> AuthResult:
+    async def reset_password(
+        self,
+        info: Info,
+        input: Annotated[
+            ResetPasswordInput,
+            strawberry.argument(description="The link's token and the new password."),
+        ],
+    ) -> AuthResult:
         try:
             issued = await passwords.reset_password(
                 info.context.services, input.token, input.password
@@ -60,7 +75,14 @@ class PasswordMutations:
         description="Change the password; needs the current one. Ends every other session of "
         "the account; the answer carries the caller's own token, which stays valid."
     )
-    async def change_password(self, info: Info, input: ChangePasswordInput) -> AuthResult:
+    async def change_password(
+        self,
+        info: Info,
+        input: Annotated[
+            ChangePasswordInput,
+            strawberry.argument(description="The current password and the new one."),
+        ],
+    ) -> AuthResult:
         ctx = info.context
         change = passwords.PasswordChange(input.current_password, input.new_password)
         try:

@@ -29,6 +29,7 @@ from schema.input_caps import InputCaps
 from schema.messaging import MessagingMutations, MessagingQueries
 from schema.onboarding import OnboardingMutations, OnboardingQueries
 from schema.passwords import PasswordMutations
+from schema.scalars import SCALAR_OVERRIDES
 from schema.staff import StaffMutations, StaffRootQueries
 from schema.subscriptions import Subscription as ClientSubscriptions
 from schema.text_guard import RejectNulCharacters
@@ -36,7 +37,9 @@ from schema.text_guard import RejectNulCharacters
 log = logging.getLogger("caseload.graphql")
 
 
-@strawberry.type
+@strawberry.type(
+    description="Reads. Paged lists are Relay-style connections, at most 100 items a page."
+)
 class Query(
     AccountQueries,
     ClientQueries,
@@ -49,7 +52,10 @@ class Query(
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="Writes. Expected failures come back as a member of the result union that "
+    "implements MutationError, with a code; only unexpected ones reach `errors`."
+)
 class Mutation(
     AccountMutations,
     PasswordMutations,
@@ -63,7 +69,7 @@ class Mutation(
     pass
 
 
-@strawberry.type
+@strawberry.type(description="Live updates over WebSocket (the graphql-transport-ws protocol).")
 class Subscription(ClientSubscriptions, ImportSubscriptions):
     pass
 
@@ -113,5 +119,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     if settings.production:
         extensions.append(DisableIntrospection)
     return CaseloadSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
     )

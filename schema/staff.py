@@ -13,6 +13,7 @@ from resolvers import staff
 from resolvers.errors import DomainError
 from schema.clients import ClientType
 from schema.context import Info
+from schema.enum_docs import describe_enum
 from schema.errors import AuthError, InvalidStateError, NotFoundError, public_error, to_error
 from schema.imports import (
     ClientImportConnection,
@@ -20,17 +21,41 @@ from schema.imports import (
     ClientImportStatus,
     ClientImportType,
 )
-from schema.nodes import Counted, Node, PageInfo
+from schema.nodes import (
+    CURSOR,
+    EDGES,
+    NODE,
+    PAGE_INFO,
+    After,
+    Counted,
+    Node,
+    PageInfo,
+    RequiredFirst,
+)
 
 OutboxStatus = strawberry.enum(OutboxStatusValue, name="OutboxStatus")
+describe_enum(
+    OutboxStatus,
+    "Where an outgoing message (an e-mail) stands.",
+    {
+        "PENDING": "Waiting to be sent, or to be tried again.",
+        "SENDING": "Being sent now.",
+        "SENT": "Handed to the mail server.",
+        "FAILED": "Given up after the configured attempts; retryOutboxMessage tries again.",
+        "CANCELLED": "Not to be sent: superseded, e.g. an invitation to an address since changed.",
+    },
+)
+STATUS = "Only those of this status."
 
 
-@strawberry.type
+@strawberry.type(description="A provider, as staff see it.")
 class StaffProvider(Node):
-    display_name: str
-    practice_name: str | None
-    email: str
-    created_at: datetime
+    display_name: str = strawberry.field(description="The provider's name as they show it.")
+    practice_name: str | None = strawberry.field(
+        description="The provider's practice; null when they gave none."
+    )
+    email: str = strawberry.field(description="The provider account's e-mail address.")
+    created_at: datetime = strawberry.field(description="When the provider signed up.")
 
     @classmethod
     def from_model(cls, provider: Provider) -> StaffProvider:
@@ -43,40 +68,45 @@ class StaffProvider(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A provider in a staff list.")
 class StaffProviderEdge:
-    cursor: str
-    node: StaffProvider
+    cursor: str = strawberry.field(description=CURSOR)
+    node: StaffProvider = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of providers, newest first.")
 class StaffProviderConnection(Counted):
-    edges: list[StaffProviderEdge]
-    page_info: PageInfo
+    edges: list[StaffProviderEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.type
+@strawberry.type(description="A client in a staff list.")
 class StaffClientEdge:
-    cursor: str
-    node: ClientType
+    cursor: str = strawberry.field(description=CURSOR)
+    node: ClientType = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of one provider's clients, newest first.")
 class StaffClientConnection(Counted):
-    edges: list[StaffClientEdge]
-    page_info: PageInfo
+    edges: list[StaffClientEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.type(name="OutboxMessage")
+@strawberry.type(
+    name="OutboxMessage",
+    description="An outgoing e-mail as staff see it: never its recipient or content.",
+)
 class OutboxMessageType(Node):
-    """An outgoing message as staff see it: never its recipient or payload."""
-
-    kind: str
-    status: OutboxStatus  # type: ignore[valid-type]
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
+    kind: str = strawberry.field(description="What kind of e-mail it is, e.g. an invitation.")
+    status: OutboxStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Where it stands."
+    )
+    attempts: int = strawberry.field(description="How many times sending was tried.")
+    last_error: str | None = strawberry.field(
+        description="Why the last attempt failed or why it was cancelled; null if neither."
+    )
+    created_at: datetime = strawberry.field(description="When it was queued.")
+    sent_at: datetime | None = strawberry.field(description="When it was sent; null until then.")
 
     @classmethod
     def from_model(cls, message: OutboxMessage) -> OutboxMessageType:
@@ -91,26 +121,36 @@ class OutboxMessageType(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="An outgoing e-mail in a list.")
 class OutboxMessageEdge:
-    cursor: str
-    node: OutboxMessageType
+    cursor: str = strawberry.field(description=CURSOR)
+    node: OutboxMessageType = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of outgoing e-mails, newest first.")
 class OutboxMessageConnection(Counted):
-    edges: list[OutboxMessageEdge]
-    page_info: PageInfo
+    edges: list[OutboxMessageEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.type(name="AuditEvent")
+@strawberry.type(
+    name="AuditEvent", description="A record of who read or changed what, and when; ids only."
+)
 class AuditEventType(Node):
-    actor_id: strawberry.ID | None
-    actor_role: str | None
-    action: str
-    client_id: strawberry.ID | None
-    subject_id: strawberry.ID | None
-    created_at: datetime
+    actor_id: strawberry.ID | None = strawberry.field(
+        description="The account that acted; null for the system."
+    )
+    actor_role: str | None = strawberry.field(
+        description="That account's role (a Role value); null for the system."
+    )
+    action: str = strawberry.field(description="What was done, e.g. `client.update`.")
+    client_id: strawberry.ID | None = strawberry.field(
+        description="The client it concerns; null if none."
+    )
+    subject_id: strawberry.ID | None = strawberry.field(
+        description="The record it concerns (an appointment, an import...); null if none."
+    )
+    created_at: datetime = strawberry.field(description="When it happened.")
 
     @classmethod
     def from_model(cls, event: AuditEvent) -> AuditEventType:
@@ -128,25 +168,35 @@ class AuditEventType(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="An audit event in a list.")
 class AuditEventEdge:
-    cursor: str
-    node: AuditEventType
+    cursor: str = strawberry.field(description=CURSOR)
+    node: AuditEventType = strawberry.field(description=NODE)
 
 
-@strawberry.type
+@strawberry.type(description="A page of audit events, newest first.")
 class AuditEventConnection(Counted):
-    edges: list[AuditEventEdge]
-    page_info: PageInfo
+    edges: list[AuditEventEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
 
-@strawberry.type
+@strawberry.type(
+    description="Staff reads across every provider, newest first; each leaves an audit event."
+)
 class StaffQueries:
-    """Reads across every provider; each one leaves an audit event."""
-
-    @strawberry.field
+    @strawberry.field(description="Every provider.")
     async def providers(
-        self, info: Info, search: str | None = None, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Text found in the provider's name, practice or e-mail address "
+                "(case ignored)."
+            ),
+        ] = None,
+        first: RequiredFirst = 20,
+        after: After = None,
     ) -> StaffProviderConnection:
         try:
             page = await staff.list_providers(info.context.actor, search, first, after)
@@ -159,9 +209,17 @@ class StaffQueries:
             edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="One provider's clients, archived ones included; each client read is audited."
+    )
     async def provider_clients(
-        self, info: Info, provider_id: strawberry.ID, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        provider_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The provider's id.")
+        ],
+        first: RequiredFirst = 20,
+        after: After = None,
     ) -> StaffClientConnection:
         try:
             page = await staff.list_provider_clients(info.context.actor, provider_id, first, after)
@@ -172,13 +230,15 @@ class StaffQueries:
             edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
         )
 
-    @strawberry.field
+    @strawberry.field(description="Every provider's imports.")
     async def client_imports(
         self,
         info: Info,
-        status: ClientImportStatus | None = None,
-        first: int = 20,
-        after: str | None = None,
+        status: Annotated[
+            ClientImportStatus | None, strawberry.argument(description=STATUS)
+        ] = None,
+        first: RequiredFirst = 20,
+        after: After = None,
     ) -> ClientImportConnection:
         wanted = ImportStatus(status.value) if status is not None else None
         try:
@@ -192,13 +252,16 @@ class StaffQueries:
             edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
         )
 
-    @strawberry.field
+    @strawberry.field(description="Every outgoing e-mail.")
     async def outbox_messages(
         self,
         info: Info,
-        status: OutboxStatus | None = None,  # type: ignore[valid-type]
-        first: int = 20,
-        after: str | None = None,
+        status: Annotated[
+            OutboxStatus | None,  # type: ignore[valid-type]
+            strawberry.argument(description=STATUS),
+        ] = None,
+        first: RequiredFirst = 20,
+        after: After = None,
     ) -> OutboxMessageConnection:
         try:
             page = await staff.list_outbox(info.context.actor, status, first, after)
@@ -211,16 +274,25 @@ class StaffQueries:
             edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
         )
 
-    @strawberry.field
+    @strawberry.field(description="The audit trail.")
     async def audit_events(
         self,
         info: Info,
-        actor_id: strawberry.ID | None = None,
-        client_id: strawberry.ID | None = None,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int = 20,
-        after: str | None = None,
+        actor_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this account's acts.")
+        ] = None,
+        client_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only those about this client.")
+        ] = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Only those at or after this time."),
+        ] = None,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="Only those before this time.")
+        ] = None,
+        first: RequiredFirst = 20,
+        after: After = None,
     ) -> AuditEventConnection:
         where = staff.AuditFilter(actor_id=actor_id, client_id=client_id, since=from_, until=to)
         try:
@@ -235,7 +307,7 @@ class StaffQueries:
 
 @strawberry.type
 class StaffRootQueries:
-    @strawberry.field
+    @strawberry.field(description="Staff tools (staff only; FORBIDDEN for anyone else).")
     def staff(self, info: Info) -> StaffQueries:
         try:
             staff.require_staff(info.context.actor)
@@ -244,30 +316,38 @@ class StaffRootQueries:
         return StaffQueries()
 
 
-@strawberry.type
+@strawberry.type(description="The outgoing e-mail, as changed.")
 class OutboxMessageSuccess:
-    outbox_message: OutboxMessageType
+    outbox_message: OutboxMessageType = strawberry.field(description="The e-mail now.")
 
 
-@strawberry.type
+@strawberry.type(description="The import, queued again.")
 class RetryClientImportSuccess:
-    client_import: ClientImportType
+    client_import: ClientImportType = strawberry.field(description="The import now.")
 
 
 RetryOutboxMessageResult = Annotated[
     OutboxMessageSuccess | InvalidStateError | NotFoundError | AuthError,
-    strawberry.union("RetryOutboxMessageResult"),
+    strawberry.union(
+        "RetryOutboxMessageResult", description="The e-mail queued again, or why not."
+    ),
 ]
 RetryClientImportResult = Annotated[
     RetryClientImportSuccess | InvalidStateError | NotFoundError | AuthError,
-    strawberry.union("RetryClientImportResult"),
+    strawberry.union("RetryClientImportResult", description="The import queued again, or why not."),
 ]
 
 
 @strawberry.type
 class StaffMutations:
-    @strawberry.mutation
-    async def retry_outbox_message(self, info: Info, id: strawberry.ID) -> RetryOutboxMessageResult:
+    @strawberry.mutation(
+        description="Staff: send a failed or cancelled e-mail again, with a fresh attempt budget."
+    )
+    async def retry_outbox_message(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The e-mail's id.")],
+    ) -> RetryOutboxMessageResult:
         ctx = info.context
         try:
             message = await staff.retry_outbox_message(ctx.services, ctx.actor, id)
@@ -275,8 +355,14 @@ class StaffMutations:
             return to_error(error)  # type: ignore[return-value]
         return OutboxMessageSuccess(outbox_message=OutboxMessageType.from_model(message))
 
-    @strawberry.mutation
-    async def retry_client_import(self, info: Info, id: strawberry.ID) -> RetryClientImportResult:
+    @strawberry.mutation(
+        description="Staff: queue a failed import again; it resumes after its last written batch."
+    )
+    async def retry_client_import(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The import's id.")],
+    ) -> RetryClientImportResult:
         ctx = info.context
         try:
             job = await staff.retry_client_import(ctx.services, ctx.actor, id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
@@ -50,7 +51,10 @@ async def _prime_loaders(ctx: Context, views: list[ClientView], selected: set[st
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription
+    @strawberry.subscription(
+        description="Providers: a client on the list changed (an onboarding step done, added "
+        "by an import or by writing first); each event is the client as it is now."
+    )
     async def client_updated(self, info: Info) -> AsyncGenerator[ClientType, None]:
         ctx = info.context
         try:
@@ -68,7 +72,12 @@ class Subscription:
 
     @strawberry.subscription(description="New messages in the viewer's threads, or in one.")
     async def message_received(
-        self, info: Info, thread_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        thread_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this conversation's; leave out for all."),
+        ] = None,
     ) -> AsyncGenerator[MessageType, None]:
         ctx = info.context
         try:
