@@ -99,10 +99,10 @@ async def schedule(
     services: Services, actor: Actor | None, data: NewAppointment
 ) -> AppointmentView:
     """Any onboarding state may be scheduled; an archived client may not."""
-    provider_id = require_verified_provider(actor)
-    assert actor is not None
+    provider_actor = require_verified_provider(actor)
+    provider_id = provider_actor.provider_id
     start, end = check_times(data.starts_at, data.ends_at)
-    link = await visible_link(actor, data.client_id)
+    link = await visible_link(provider_actor, data.client_id)
     if link.archived_at is not None:
         raise client_archived()
 
@@ -134,7 +134,7 @@ async def schedule(
         )
         await _request_insurance(uow, link.client, datetime.now(UTC))
         await audit.record(
-            actor,
+            provider_actor,
             "appointment.schedule",
             client_id=link.client_id,
             subject_id=appointment.id,
@@ -165,10 +165,9 @@ async def onboarding_of(view: ClientView) -> OnboardingState:
 
 async def confirm(services: Services, actor: Actor | None, appointment_id: str) -> AppointmentView:
     """Confirm once the client finished onboarding; otherwise name what is missing."""
-    require_provider(actor)
-    assert actor is not None
-    appointment = await _own_appointment(actor, appointment_id)
-    link = await visible_link(actor, str(appointment.client_id))
+    provider = require_provider(actor)
+    appointment = await _own_appointment(provider, appointment_id)
+    link = await visible_link(provider, str(appointment.client_id))
     view = AppointmentView(appointment, link_view(link), appointment.provider)
     if appointment.status is AppointmentStatus.CONFIRMED:
         return view  # confirming twice is harmless
@@ -190,7 +189,7 @@ async def confirm(services: Services, actor: Actor | None, appointment_id: str) 
         if not changed:
             raise InvalidState("The appointment was cancelled a moment ago.")
         await audit.record(
-            actor,
+            provider,
             "appointment.confirm",
             client_id=appointment.client_id,
             subject_id=appointment.id,
@@ -203,10 +202,9 @@ async def confirm(services: Services, actor: Actor | None, appointment_id: str) 
 
 
 async def cancel(services: Services, actor: Actor | None, appointment_id: str) -> AppointmentView:
-    require_provider(actor)
-    assert actor is not None
-    appointment = await _own_appointment(actor, appointment_id)
-    link = await visible_link(actor, str(appointment.client_id))
+    provider = require_provider(actor)
+    appointment = await _own_appointment(provider, appointment_id)
+    link = await visible_link(provider, str(appointment.client_id))
     now = datetime.now(UTC)
 
     async def work(uow: UnitOfWork) -> None:
@@ -218,7 +216,7 @@ async def cancel(services: Services, actor: Actor | None, appointment_id: str) -
         if not changed:
             raise InvalidState("This appointment is already cancelled.")
         await audit.record(
-            actor,
+            provider,
             "appointment.cancel",
             client_id=appointment.client_id,
             subject_id=appointment.id,

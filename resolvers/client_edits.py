@@ -76,10 +76,9 @@ def _updates(changes: ClientChanges) -> dict[str, Any]:
 async def update_client(
     services: Services, actor: Actor | None, client_id: str, changes: ClientChanges
 ) -> ClientView:
-    require_provider(actor)
-    assert actor is not None
-    link = await visible_link(actor, client_id)
-    if (reason := edit_permission(actor, link_view(link))) is not None:
+    provider = require_provider(actor)
+    link = await visible_link(provider, client_id)
+    if (reason := edit_permission(provider, link_view(link))) is not None:
         raise EditLocked(reason)
     data = check_changes(changes, services.settings.phone_region)
     updates = _updates(data)
@@ -103,7 +102,7 @@ async def update_client(
         for name, value in changed.items():
             setattr(client, name, value)
         await client.save(update_fields=[*changed, "updated_at"], using_db=uow.conn)
-        await audit.record(actor, "client.update", client_id=client.id, conn=uow.conn)
+        await audit.record(provider, "client.update", client_id=client.id, conn=uow.conn)
         await announce_client_change(uow, client.id)
 
     await in_unit_of_work(services, work)
@@ -113,9 +112,8 @@ async def update_client(
 async def set_archived(
     services: Services, actor: Actor | None, client_id: str, archived: bool
 ) -> ClientView:
-    require_provider(actor)
-    assert actor is not None
-    link = await visible_link(actor, client_id)
+    provider = require_provider(actor)
+    link = await visible_link(provider, client_id)
     wanted = datetime.now(UTC) if archived else None
     if (link.archived_at is None) == (wanted is None):
         return link_view(link)  # already so: harmless
@@ -124,7 +122,7 @@ async def set_archived(
         link.archived_at = wanted
         await link.save(update_fields=["archived_at"], using_db=uow.conn)
         action = "client.archive" if archived else "client.unarchive"
-        await audit.record(actor, action, client_id=link.client_id, conn=uow.conn)
+        await audit.record(provider, action, client_id=link.client_id, conn=uow.conn)
         uow.publish(client_channel(link.provider_id), {"client_id": str(link.client_id)})
 
     await in_unit_of_work(services, work)

@@ -14,13 +14,13 @@ from tortoise.queryset import QuerySet
 
 from models import Client, FormAcknowledgement, ProviderClient
 from resolvers import audit
-from resolvers.actor import Actor
+from resolvers.actor import Actor, ClientActor, ProviderActor
 from resolvers.client_views import ClientView, client_view, link_view
 from resolvers.cursors import LazyCount, count_of, encode_cursor, read_cursor, read_time_cursor
 from resolvers.errors import NotFound
 from resolvers.names import fold
 from resolvers.onboarding import current_form_ids
-from resolvers.policies import links_visible_to, require_provider, visible_link
+from resolvers.policies import links_visible_to, party_or_none, require_provider, visible_link
 
 MAX_PAGE = 100
 
@@ -102,11 +102,10 @@ async def _filtered(actor: Actor, args: ClientListArgs) -> QuerySet[ProviderClie
 
 
 async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
-    require_provider(actor)
-    assert actor is not None
+    provider = require_provider(actor)
     first = max(0, min(args.first, MAX_PAGE))
     field, descending = _ORDER_KEY[args.order]
-    query = await _filtered(actor, args)
+    query = await _filtered(provider, args)
     page_query = query
     if args.after:
         value: Any
@@ -129,7 +128,7 @@ async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
         for link in links[:first]
     ]
     # every read of client data is audited, a page in one INSERT
-    await audit.record_each(actor, "client.list", [link.client_id for link in links[:first]])
+    await audit.record_each(provider, "client.list", [link.client_id for link in links[:first]])
     return Page(items=items, has_next_page=len(links) > first, count=count_of(query))
 
 
@@ -137,27 +136,29 @@ async def get_client(
     actor: Actor | None, client_id: str, *, audit_read: bool = True
 ) -> ClientView | None:
     """A client on the provider's own list (or a client's own record); else None, like an unknown id."""
-    if actor is not None and actor.is_client and str(actor.client_id) == str(client_id):
-        return await own_client(actor)
-    if actor is None or not actor.is_provider:
+    party = party_or_none(actor)
+    if isinstance(party, ClientActor) and str(party.client_id) == str(client_id):
+        return await own_client(party)
+    if not isinstance(party, ProviderActor):
         return None
     try:
-        link = await visible_link(actor, client_id)
+        link = await visible_link(party, client_id)
     except NotFound:
         return None
     if audit_read:
-        await audit.record(actor, "client.read", client_id=link.client_id)
+        await audit.record(party, "client.read", client_id=link.client_id)
     return link_view(link)
 
 
 async def own_client(actor: Actor | None) -> ClientView | None:
     """A client's own record, as the client sees it."""
-    if actor is None or not actor.is_client:
+    person = party_or_none(actor)
+    if not isinstance(person, ClientActor):
         return None
-    client = await Client.get_or_none(id=actor.client_id).select_related("user")
+    client = await Client.get_or_none(id=person.client_id).select_related("user")
     if client is None:
         return None
-    await audit.record(actor, "client.read", client_id=client.id)
+    await audit.record(person, "client.read", client_id=client.id)
     return client_view(client, None)
 
 
@@ -167,7 +168,8 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
     One query for any number of ids (a live event of an import batch names thousands);
     ids not on the list, or not ids at all, are left out like unknown ones.
     """
-    if actor is None or not actor.is_provider or not client_ids:
+    provider = party_or_none(actor)
+    if not isinstance(provider, ProviderActor) or not client_ids:
         return []
     wanted: dict[UUID, None] = {}
     for raw in client_ids:
@@ -176,7 +178,7 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
         except ValueError:
             continue
     links = await (
-        links_visible_to(actor)
+        links_visible_to(provider)
         .filter(client_id__in=list(wanted))
         .select_related("client", "client__user")
     )

@@ -108,10 +108,9 @@ async def _add_all(
 
 
 async def add_client(services: Services, actor: Actor | None, data: NewClient) -> AddedClient:
-    provider_id = require_verified_provider(actor)
-    assert actor is not None
+    provider = require_verified_provider(actor)
     checked = check_new_client(data, services.settings.phone_region)
-    [added] = await _add_all(services, actor, provider_id, [checked])
+    [added] = await _add_all(services, provider, provider.provider_id, [checked])
     return added
 
 
@@ -124,8 +123,7 @@ async def add_clients(
     leaves none of them half-saved, and a second item with an address seen earlier in the
     same request answers as already on the list.
     """
-    provider_id = require_verified_provider(actor)
-    assert actor is not None
+    provider = require_verified_provider(actor)
     if len(items) > MAX_BATCH:
         raise InvalidInput(
             [
@@ -141,5 +139,5 @@ async def add_clients(
             valid.append(check_new_client(item, services.settings.phone_region))
         except DomainError as error:
             refused[index] = error
-    added = iter(await _add_all(services, actor, provider_id, valid))
+    added = iter(await _add_all(services, provider, provider.provider_id, valid))
     return [refused[i] if i in refused else next(added) for i in range(len(items))]

@@ -58,7 +58,7 @@ async def start_import(
     services: Services, actor: Actor | None, request: ImportRequest
 ) -> ClientImport:
     """Check the file synchronously, store it with its job row, and queue the job."""
-    provider_id = require_verified_provider(actor)
+    provider_id = require_verified_provider(actor).provider_id
     settings = services.settings
     if not await services.limiter.hit(
         f"import:provider:{provider_id}", limit=IMPORTS_PER_HOUR, window_seconds=3600
@@ -101,7 +101,7 @@ async def start_import(
 
 
 async def _own_import(actor: Actor | None, import_id: str) -> ClientImport:
-    provider_id = require_provider(actor)
+    provider_id = require_provider(actor).provider_id
     job = await ClientImport.get_or_none(id=parse_id(import_id), provider_id=provider_id)
     if job is None:
         raise NotFound("No import with that id is yours.")
@@ -123,7 +123,7 @@ async def own_import(actor: Actor | None, import_id: str) -> ClientImport:
 async def list_imports(
     actor: Actor | None, first: int, after: str | None
 ) -> tuple[list[tuple[str, ClientImport]], bool, LazyCount]:
-    provider_id = require_provider(actor)
+    provider_id = require_provider(actor).provider_id
     first = max(0, min(first, MAX_PAGE))
     query = ClientImport.filter(provider_id=provider_id)
     count = count_of(query)

@@ -15,7 +15,13 @@ from resolvers.actor import Actor
 from resolvers.client_views import ClientView, client_view, links_of
 from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
-from resolvers.policies import parse_id, require_party, threads_visible_to
+from resolvers.policies import (
+    parse_id,
+    party_or_none,
+    require_party,
+    takes_part_in,
+    threads_visible_to,
+)
 
 MAX_PAGE = 100
 
@@ -80,21 +86,22 @@ async def list_threads(actor: Actor | None, first: int, after: str | None) -> Th
 
 async def get_thread(actor: Actor | None, thread_id: str) -> ThreadView | None:
     """One of the viewer's threads, or None exactly as for an unknown id."""
-    if actor is None or not (actor.is_provider or actor.is_client):
+    party = party_or_none(actor)
+    if party is None:
         return None
     try:
         key = parse_id(thread_id)
     except NotFound:
         return None
     thread = (
-        await threads_visible_to(actor)
+        await threads_visible_to(party)
         .get_or_none(id=key)
         .select_related("provider", "client", "client__user")
     )
     if thread is None:
         return None
-    await audit.record(actor, "messages.read", client_id=thread.client_id, subject_id=thread.id)
-    return (await thread_views(actor, [thread]))[0]
+    await audit.record(party, "messages.read", client_id=thread.client_id, subject_id=thread.id)
+    return (await thread_views(party, [thread]))[0]
 
 
 async def visible_thread(actor: Actor, thread_id: str) -> ThreadView:
@@ -104,19 +111,11 @@ async def visible_thread(actor: Actor, thread_id: str) -> ThreadView:
     return view
 
 
-def _is_party(actor: Actor | None, thread: MessageThread) -> bool:
-    if actor is None:
-        return False
-    if actor.is_provider:
-        return thread.provider_id == actor.provider_id
-    return actor.is_client and thread.client_id == actor.client_id
-
-
 async def list_messages(
     actor: Actor | None, thread: MessageThread, first: int, after: str | None
 ) -> MessagePage:
     """Newest first; `after` continues towards older messages."""
-    if not _is_party(actor, thread):
+    if not takes_part_in(actor, thread):
         return MessagePage(items=[], has_next_page=False)
     size = _page_size(first)
     query = Message.filter(thread_id=thread.id)

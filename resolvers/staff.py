@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,9 +26,9 @@ from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
 from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
-from resolvers.errors import InvalidState, NotFound, forbidden, not_authenticated
+from resolvers.errors import InvalidState, NotFound
 from resolvers.imports import RUN_IMPORT
-from resolvers.policies import parse_id
+from resolvers.policies import parse_id, require_staff
 from resolvers.ports import Services
 from resolvers.unit_of_work import DELIVER_OUTBOX
 
@@ -43,14 +44,6 @@ class StaffPage(Generic[T]):
     items: list[tuple[str, T]]  # (cursor, item)
     has_next_page: bool
     count: LazyCount = nothing_to_count
-
-
-def require_staff(actor: Actor | None) -> Actor:
-    if actor is None:
-        raise not_authenticated()
-    if not actor.is_staff:
-        raise forbidden("use staff tools")
-    return actor
 
 
 async def _page(
@@ -105,28 +98,36 @@ async def list_provider_clients(
 async def list_client_imports(
     actor: Actor | None, status: ImportStatus | None, first: int, after: str | None
 ) -> StaffPage[ClientImport]:
-    return await _list_by_status(actor, ClientImport, status, first, after, "staff.imports.list")
+    wanted = [status] if status is not None else []
+    return await _list_by_status(actor, ClientImport, wanted, first, after, "staff.imports.list")
 
 
 async def list_outbox(
-    actor: Actor | None, status: OutboxStatus | None, first: int, after: str | None
+    actor: Actor | None,
+    status: OutboxStatus | None,
+    first: int,
+    after: str | None,
+    *,
+    among: Sequence[OutboxStatus] = (),
 ) -> StaffPage[OutboxMessage]:
-    return await _list_by_status(actor, OutboxMessage, status, first, after, "staff.outbox.list")
+    """`among`, used when no `status` is given, narrows to several (the CLI's default view)."""
+    wanted = [status] if status is not None else list(among)
+    return await _list_by_status(actor, OutboxMessage, wanted, first, after, "staff.outbox.list")
 
 
 async def _list_by_status(
     actor: Actor | None,
     model: type[M],
-    status: StrEnum | None,
+    statuses: Sequence[StrEnum],
     first: int,
     after: str | None,
     action: str,
 ) -> StaffPage[M]:
-    """Rows of every provider, newest first, optionally of one status; the read is audited."""
+    """Rows of every provider, newest first, of the given statuses (or any); audited."""
     actor = require_staff(actor)
     query = model.all()
-    if status is not None:
-        query = query.filter(status=status)
+    if statuses:
+        query = query.filter(status__in=list(statuses))
     items, more, count = await _page(query, first, after)
     await audit.record(actor, action)
     return StaffPage(items, more, count)

@@ -9,7 +9,7 @@ import strawberry
 
 from models import AuditEvent, ImportStatus, OutboxMessage, Provider
 from models import OutboxStatus as OutboxStatusValue
-from resolvers import staff
+from resolvers import policies, staff
 from resolvers.errors import DomainError
 from schema.clients import ClientType
 from schema.context import Info
@@ -238,7 +238,7 @@ class StaffRootQueries:
     @strawberry.field
     def staff(self, info: Info) -> StaffQueries:
         try:
-            staff.require_staff(info.context.actor)
+            policies.require_staff(info.context.actor)
         except DomainError as error:
             raise public_error(error) from None
         return StaffQueries()

@@ -54,7 +54,7 @@ class Subscription:
     async def client_updated(self, info: Info) -> AsyncGenerator[ClientType, None]:
         ctx = info.context
         try:
-            provider_id = require_provider(ctx.actor)
+            provider_id = require_provider(ctx.actor).provider_id
         except DomainError as error:
             raise public_error(error) from None
         selected = _selected_fields(info)
