@@ -15,7 +15,7 @@ from caseload.pubsub import PubSubBroker
 from caseload.settings import Settings
 from caseload.socket_limits import SlotCounter
 from resolvers.actor import Actor
-from resolvers.errors import DomainError, TooManySubscriptions
+from resolvers.errors import DomainError, ErrorCode, TooManySubscriptions
 from resolvers.sessions import SESSIONS_REVOKED, revoked_session_ids, session_deadlines
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,9 @@ class OpenSocket:
     async def subscription(self) -> AsyncIterator[None]:
         settings = self.hub.settings
         if self.ended or self.actor is None:
-            raise DomainError("Your session has ended. Log in again.", code="UNAUTHENTICATED")
+            raise DomainError(
+                "Your session has ended. Log in again.", code=ErrorCode.UNAUTHENTICATED
+            )
         if self.subscriptions >= settings.max_subscriptions_per_socket:
             raise TooManySubscriptions(
                 f"This connection has {settings.max_subscriptions_per_socket} live "

@@ -12,7 +12,6 @@ from importing.fields import FieldInvalid, normalize_email, normalize_name
 from models import Client, Provider, Role, User
 from resolvers.actor import Actor
 from resolvers.credentials import (
-    RateLimited,
     check_not_locked,
     check_password,
     count_failure,
@@ -21,7 +20,14 @@ from resolvers.credentials import (
     login_counters,
     login_email,
 )
-from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
+from resolvers.errors import (
+    AuthFailure,
+    EmailTaken,
+    ErrorCode,
+    FieldProblem,
+    InvalidInput,
+    RateLimited,
+)
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session, revoke_session
@@ -72,12 +78,10 @@ async def _throttle_signup(services: Services, address: str | None) -> None:
 
 
 def _email_taken() -> InvalidInput:
-    error = InvalidInput(
+    return EmailTaken(
         [FieldProblem("email", "already has an account: log in, or use the link in your e-mail")],
         "An account with this e-mail already exists.",
     )
-    error.code = "EMAIL_TAKEN"
-    return error
 
 
 async def sign_up_provider(
@@ -161,7 +165,9 @@ async def log_in(
     password_hash = user.password_hash if user else None
     if not await verify_password(services.settings, password_hash, password) or user is None:
         await count_failure(services, counters)
-        raise AuthFailure("The e-mail or password is not right.", code="INVALID_CREDENTIALS")
+        raise AuthFailure(
+            "The e-mail or password is not right.", code=ErrorCode.INVALID_CREDENTIALS
+        )
     if counters.pair:
         await services.limiter.reset(counters.pair)
     return await open_session(services.settings, user)

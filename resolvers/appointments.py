@@ -13,6 +13,7 @@ from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
 from resolvers.client_views import onboarding_of as view_onboarding
 from resolvers.errors import (
+    ErrorCode,
     FieldProblem,
     InvalidInput,
     InvalidState,
@@ -67,7 +68,7 @@ def check_times(starts_at: datetime, ends_at: datetime) -> tuple[datetime, datet
 def client_archived() -> InvalidState:
     return InvalidState(
         "This client is archived. Unarchive them to schedule or confirm appointments.",
-        code="CLIENT_ARCHIVED",
+        code=ErrorCode.CLIENT_ARCHIVED,
     )
 
 

@@ -20,7 +20,7 @@ from resolvers.client_events import announce_client_change, client_channel
 from resolvers.client_input import ClientChanges, check_changes
 from resolvers.client_views import ClientView, link_view
 from resolvers.clients import INVITATION, queue_invitation
-from resolvers.errors import EditLocked, FieldProblem, InvalidInput
+from resolvers.errors import EditLocked, EmailTaken, FieldProblem
 from resolvers.names import search_fields
 from resolvers.policies import (
     CLIENT_MANAGES_OWN_INFO,
@@ -38,9 +38,7 @@ async def _readdress(uow: UnitOfWork, link: ProviderClient, email: str) -> None:
     try:
         await link.save(update_fields=["email"], using_db=uow.conn)
     except IntegrityError:
-        error = InvalidInput([FieldProblem("email", "is already on your client list")])
-        error.code = "EMAIL_TAKEN"
-        raise error from None
+        raise EmailTaken([FieldProblem("email", "is already on your client list")]) from None
     now = datetime.now(UTC)
     await (
         VerificationToken.filter(

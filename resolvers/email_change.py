@@ -7,7 +7,7 @@ from uuid import UUID
 
 from caseload.security import new_token, token_digest
 from models import OutboxMessage, OutboxStatus, User, VerificationPurpose, VerificationToken
-from resolvers.errors import FieldProblem, InvalidInput
+from resolvers.errors import EmailTaken, FieldProblem
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork
 from resolvers.verification import revoke_tokens
@@ -29,9 +29,7 @@ async def request_email_change(
     """
     conn = uow.conn
     if await User.filter(email=new_email).exclude(id=user_id).using_db(conn).exists():
-        error = InvalidInput([FieldProblem("email", "already belongs to another account")])
-        error.code = "EMAIL_TAKEN"
-        raise error
+        raise EmailTaken([FieldProblem("email", "already belongs to another account")])
     await revoke_tokens(user_id, VerificationPurpose.CHANGE_EMAIL, conn)
     await (
         OutboxMessage.filter(

@@ -12,8 +12,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from importing import inspect_file
-from importing.errors import FILE_TOO_LARGE, ImportFileError
-from importing.model import ClientField
+from importing.errors import FileErrorCode
+from importing.errors import ImportFileError as ImportFileError  # re-exported for the schema
+from importing.model import ClientField as ClientField  # re-exported for the schema
+from importing.model import ImportFormat as ImportFormat  # re-exported for the schema
 from importing.plans import plan_to_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
@@ -25,7 +27,7 @@ from resolvers.cursors import (
     read_time_cursor,
     time_cursor,
 )
-from resolvers.errors import DomainError, InvalidState, NotFound
+from resolvers.errors import DomainError, InvalidState, NotFound, RateLimited
 from resolvers.import_runner import TERMINAL, forget_file, import_channel, snapshot
 from resolvers.policies import parse_id, require_provider, require_verified_provider
 from resolvers.ports import Services
@@ -45,10 +47,6 @@ class ImportRequest:
     column_mapping: dict[ClientField, str] | None = None
 
 
-class ImportRateLimited(InvalidState):
-    code = "RATE_LIMITED"
-
-
 def _file_name(raw: str | None) -> str:
     name = PurePath((raw or "").replace("\\", "/")).name.strip()
     return (name or "upload")[:255]
@@ -63,10 +61,10 @@ async def start_import(
     if not await services.limiter.hit(
         f"import:provider:{provider_id}", limit=IMPORTS_PER_HOUR, window_seconds=3600
     ):
-        raise ImportRateLimited("Too many imports in the last hour. Try again later.")
+        raise RateLimited("Too many imports in the last hour. Try again later.")
     if len(request.data) > settings.max_upload_bytes:
         raise ImportFileError(
-            FILE_TOO_LARGE,
+            FileErrorCode.FILE_TOO_LARGE,
             f"The file is larger than {settings.max_upload_bytes // 1_000_000} MB. "
             "Split it into smaller files and import each.",
         )

@@ -18,7 +18,7 @@ from resolvers.credentials import (
     login_counters,
     login_email,
 )
-from resolvers.errors import AuthFailure, not_authenticated
+from resolvers.errors import AuthFailure, ErrorCode, not_authenticated
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, end_sessions, open_session
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
@@ -121,7 +121,7 @@ async def change_password(
     await check_not_locked(services, counters)
     if not await verify_password(services.settings, user.password_hash, change.current_password):
         await count_failure(services, counters)
-        raise AuthFailure("The current password is not right.", code="INVALID_CREDENTIALS")
+        raise AuthFailure("The current password is not right.", code=ErrorCode.INVALID_CREDENTIALS)
     problems = await check_password(
         services.settings, change.new_password, field="newPassword", user_inputs=[user.email]
     )

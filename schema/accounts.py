@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from models import Provider, Role, User
+from models import Provider, User
 from resolvers import accounts, verification
 from resolvers.errors import DomainError
 from resolvers.sessions import IssuedSession
 from schema.context import Info
-from schema.errors import AuthError, InputError, to_error
+from schema.enums import Role
+from schema.errors import AuthError, InputError, expected
 from schema.nodes import Node
 
 if TYPE_CHECKING:
     from schema.clients import ClientType
-
-
-@strawberry.enum(name="Role")
-class RoleEnum(Enum):
-    PROVIDER = "PROVIDER"
-    CLIENT = "CLIENT"
-    STAFF = "STAFF"
 
 
 @strawberry.type(name="ProviderProfile")
@@ -45,7 +38,7 @@ class ProviderProfile(Node):
 class Viewer:
     id: strawberry.ID
     email: str
-    role: RoleEnum
+    role: Role
     user: strawberry.Private[User]
 
     @strawberry.field
@@ -68,7 +61,7 @@ class Viewer:
         return cls(
             id=strawberry.ID(str(user.id)),
             email=user.email,
-            role=RoleEnum(user.role.value),
+            role=user.role,
             user=user,
         )
 
@@ -118,9 +111,7 @@ class VerifyEmailInput:
 
 
 def auth_error(error: DomainError) -> AuthError | InputError:
-    result = to_error(error)
-    assert isinstance(result, AuthError | InputError)
-    return result
+    return expected(error, AuthError, InputError)
 
 
 @strawberry.type

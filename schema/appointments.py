@@ -7,25 +7,23 @@ from typing import Annotated
 
 import strawberry
 
-from models import AppointmentStatus
 from resolvers import appointment_list, appointments
 from resolvers.appointments import AppointmentView, NewAppointment
 from resolvers.errors import DomainError
 from schema.accounts import ProviderProfile
 from schema.clients import ClientType
 from schema.context import Info
+from schema.enums import AppointmentStatus
 from schema.errors import (
     AuthError,
     InputError,
     InvalidStateError,
     NotFoundError,
     OnboardingIncompleteError,
+    expected,
     public_error,
-    to_error,
 )
 from schema.nodes import Counted, Node, PageInfo
-
-AppointmentStatusEnum = strawberry.enum(AppointmentStatus, name="AppointmentStatus")
 
 
 @strawberry.type(name="Appointment")
@@ -33,7 +31,7 @@ class AppointmentType(Node):
     view: strawberry.Private[AppointmentView]
     starts_at: datetime
     ends_at: datetime
-    status: AppointmentStatusEnum  # type: ignore[valid-type]
+    status: AppointmentStatus
 
     @strawberry.field
     def client(self) -> ClientType:
@@ -140,7 +138,14 @@ class AppointmentMutations:
         try:
             view = await appointments.schedule(ctx.services, ctx.actor, input.to_data())
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(
+                error,
+                InputError,
+                AuthError,
+                NotFoundError,
+                OnboardingIncompleteError,
+                InvalidStateError,
+            )
         return _result(view)
 
     @strawberry.mutation
@@ -149,7 +154,14 @@ class AppointmentMutations:
         try:
             view = await appointments.confirm(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(
+                error,
+                InputError,
+                AuthError,
+                NotFoundError,
+                OnboardingIncompleteError,
+                InvalidStateError,
+            )
         return _result(view)
 
     @strawberry.mutation
@@ -158,5 +170,12 @@ class AppointmentMutations:
         try:
             view = await appointments.cancel(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(
+                error,
+                InputError,
+                AuthError,
+                NotFoundError,
+                OnboardingIncompleteError,
+                InvalidStateError,
+            )
         return _result(view)

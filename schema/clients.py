@@ -7,37 +7,33 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from models import AddedVia
-from resolvers import client_edits, client_list, client_views, clients
+from resolvers import client_edits, client_list, clients
 from resolvers.client_input import ClientChanges, InsuranceData, NewClient
 from resolvers.client_views import ClientView, invitation_of, onboarding_of
 from resolvers.clients import AddedClient
 from resolvers.errors import DomainError
 from resolvers.policies import edit_permission
 from schema.context import Info
+from schema.enums import (
+    AddedVia,
+    ClientOrder,
+    InvitationStatus,
+    OnboardingFilter,
+    OnboardingStep,
+)
 from schema.errors import (
     AuthError,
     EditLockedError,
     InputError,
     InvalidStateError,
     NotFoundError,
-    OnboardingStep,
+    expected,
     public_error,
-    to_error,
 )
 from schema.nodes import Counted, Node, PageInfo
 
 if TYPE_CHECKING:
     from schema.messaging import MessageThreadType
-
-ClientSource = strawberry.enum(AddedVia, name="ClientSource")
-OnboardingFilter = strawberry.enum(client_list.OnboardingFilter, name="OnboardingFilter")
-ClientOrder = strawberry.enum(client_list.ClientOrder, name="ClientOrder")
-InvitationStatus = strawberry.enum(
-    client_views.InvitationStatus,
-    name="InvitationStatus",
-    description="Where a list entry's invitation stands.",
-)
 
 NEVER_REVEALED = "Always false: whether an address has an account is never revealed."
 
@@ -68,7 +64,7 @@ class Onboarding:
 
 @strawberry.type(description="The invitation of one provider's list entry.")
 class Invitation:
-    status: InvitationStatus  # type: ignore[valid-type]
+    status: InvitationStatus
     sent_at: datetime | None
     accepted_at: datetime | None
 
@@ -130,7 +126,7 @@ class ClientType(Node):
         return self.view.link.added_at if self.view.link else None
 
     @strawberry.field
-    def added_via(self) -> ClientSource | None:  # type: ignore[valid-type]
+    def added_via(self) -> AddedVia | None:
         return self.view.link.added_via if self.view.link else None
 
     @strawberry.field
@@ -309,8 +305,8 @@ class ClientQueries:
         after: str | None = None,
         search: str | None = None,
         archived: bool | None = False,
-        onboarding: OnboardingFilter | None = client_list.OnboardingFilter.ANY,  # type: ignore[valid-type]
-        order_by: ClientOrder | None = client_list.ClientOrder.NAME_ASC,  # type: ignore[valid-type]
+        onboarding: OnboardingFilter | None = OnboardingFilter.ANY,
+        order_by: ClientOrder | None = ClientOrder.NAME_ASC,
     ) -> ClientConnection:
         args = client_list.ClientListArgs(
             first=50 if first is None else first,
@@ -345,7 +341,7 @@ class ClientMutations:
         try:
             added = await clients.add_client(ctx.services, ctx.actor, input.to_data())
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InputError, AuthError)
         return AddClientSuccess.from_added(added)
 
     @strawberry.mutation
@@ -356,10 +352,12 @@ class ClientMutations:
                 ctx.services, ctx.actor, [item.to_data() for item in input.clients]
             )
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InputError, AuthError)
         return AddClientsSuccess(
             results=[
-                AddClientSuccess.from_added(r) if isinstance(r, AddedClient) else to_error(r)  # type: ignore[misc]
+                AddClientSuccess.from_added(r)
+                if isinstance(r, AddedClient)
+                else expected(r, InputError, AuthError)
                 for r in results
             ]
         )
@@ -372,7 +370,9 @@ class ClientMutations:
                 ctx.services, ctx.actor, input.id, input.to_changes()
             )
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(
+                error, InputError, AuthError, NotFoundError, EditLockedError, InvalidStateError
+            )
         return client_result(view)
 
     @strawberry.mutation
@@ -389,5 +389,7 @@ async def _set_archived(info: Info, client_id: str, archived: bool) -> ClientRes
     try:
         view = await client_edits.set_archived(ctx.services, ctx.actor, client_id, archived)
     except DomainError as error:
-        return to_error(error)  # type: ignore[return-value]
+        return expected(
+            error, InputError, AuthError, NotFoundError, EditLockedError, InvalidStateError
+        )
     return client_result(view)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
 
-from importing.errors import ImportFileError as FileRefused
-from importing.model import ClientField as ClientFieldValue
 from models import ClientImport as ClientImportRow
 from resolvers import download_links, imports
 from resolvers.errors import DomainError
+from resolvers.imports import ImportFileError as FileRefused
 from schema.context import Info
+from schema.enums import ClientField, ImportFormat, ImportStatus, IssueSeverity
 from schema.errors import (
     AuthError,
     ErrorCode,
@@ -22,39 +21,15 @@ from schema.errors import (
     InputError,
     InvalidStateError,
     NotFoundError,
+    expected,
     public_error,
-    to_error,
 )
 from schema.nodes import Counted, Node, PageInfo
-
-ClientField = strawberry.enum(ClientFieldValue, name="ClientField")
-
-
-@strawberry.enum
-class ImportFormat(Enum):
-    CSV = "CSV"
-    XLSX = "XLSX"
-    VCF = "VCF"
-
-
-@strawberry.enum
-class ClientImportStatus(Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-@strawberry.enum
-class RowIssueSeverity(Enum):
-    ERROR = "ERROR"
-    WARNING = "WARNING"
 
 
 @strawberry.type
 class ColumnMapping:
-    field: ClientField  # type: ignore[valid-type]
+    field: ClientField
     column: str
 
 
@@ -64,7 +39,7 @@ class RowIssue:
     column: str | None
     code: str
     message: str
-    severity: RowIssueSeverity
+    severity: IssueSeverity
 
 
 @strawberry.type
@@ -84,7 +59,7 @@ class ClientImportType(Node):
     row: strawberry.Private[ClientImportRow]
     file_name: str
     format: ImportFormat
-    status: ClientImportStatus
+    status: ImportStatus
     dry_run: bool
     total_rows: int | None
     processed_rows: int
@@ -117,7 +92,7 @@ class ClientImportType(Node):
     @strawberry.field
     def column_mapping(self) -> list[ColumnMapping]:
         return [
-            ColumnMapping(field=ClientFieldValue(m["field"]), column=m["column"])
+            ColumnMapping(field=ClientField(m["field"]), column=m["column"])
             for m in self.row.column_mapping
         ]
 
@@ -126,7 +101,7 @@ class ClientImportType(Node):
         self,
         first: int | None = 50,
         after: str | None = None,
-        severity: RowIssueSeverity | None = None,
+        severity: IssueSeverity | None = None,
     ) -> RowIssueConnection:
         try:
             page, more, total = await imports.list_issues(
@@ -145,7 +120,7 @@ class ClientImportType(Node):
                     column=i.column,
                     code=i.code,
                     message=i.message,
-                    severity=RowIssueSeverity(i.severity),
+                    severity=IssueSeverity(i.severity),
                 ),
             )
             for cursor, i in page
@@ -163,7 +138,7 @@ class ClientImportType(Node):
             row=row,
             file_name=row.file_name,
             format=ImportFormat(row.format),
-            status=ClientImportStatus(row.status.value),
+            status=row.status,
             dry_run=row.dry_run,
             total_rows=row.total_rows,
             processed_rows=row.processed_rows,
@@ -206,7 +181,7 @@ class ClientImportConnection(Counted):
 
 @strawberry.input
 class ColumnMappingInput:
-    field: ClientField  # type: ignore[valid-type]
+    field: ClientField
     column: str
 
 
@@ -285,7 +260,7 @@ class ImportMutations:
         except FileRefused as error:
             return file_error(error)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InputError, AuthError)
         return StartClientImportSuccess(client_import=ClientImportType.from_row(row))
 
     @strawberry.mutation
@@ -294,5 +269,5 @@ class ImportMutations:
         try:
             row = await imports.cancel_import(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, NotFoundError, InvalidStateError, AuthError)
         return StartClientImportSuccess(client_import=ClientImportType.from_row(row))

@@ -7,22 +7,28 @@ from datetime import date
 
 import strawberry
 
-from models import FormDocument, FormKind
+from models import FormDocument
 from resolvers import forms, invitations, self_service
 from resolvers.client_input import ClientChanges
 from resolvers.clients import ClientView
 from resolvers.errors import DomainError
 from schema.clients import ClientResult, InsuranceInput, client_result
 from schema.context import Info
-from schema.errors import to_error
+from schema.enums import FormKind
+from schema.errors import (
+    AuthError,
+    EditLockedError,
+    InputError,
+    InvalidStateError,
+    NotFoundError,
+    expected,
+)
 from schema.nodes import Node
-
-FormKindEnum = strawberry.enum(FormKind, name="FormKind")
 
 
 @strawberry.type(name="FormDocument")
 class FormDocumentType(Node):
-    kind: FormKindEnum  # type: ignore[valid-type]
+    kind: FormKind
     version: int
     title: str
     body: str
@@ -73,7 +79,9 @@ async def _result(call: Awaitable[ClientView]) -> ClientResult:
     try:
         view = await call
     except DomainError as error:
-        return to_error(error)  # type: ignore[return-value]
+        return expected(
+            error, InputError, AuthError, NotFoundError, EditLockedError, InvalidStateError
+        )
     return client_result(view)
 
 

@@ -7,22 +7,19 @@ from typing import Annotated
 
 import strawberry
 
-from models import AuditEvent, ImportStatus, OutboxMessage, Provider
-from models import OutboxStatus as OutboxStatusValue
+from models import AuditEvent, OutboxMessage, Provider
 from resolvers import policies, staff
 from resolvers.errors import DomainError
 from schema.clients import ClientType
 from schema.context import Info
-from schema.errors import AuthError, InvalidStateError, NotFoundError, public_error, to_error
+from schema.enums import ImportStatus, OutboxStatus
+from schema.errors import AuthError, InvalidStateError, NotFoundError, expected, public_error
 from schema.imports import (
     ClientImportConnection,
     ClientImportEdge,
-    ClientImportStatus,
     ClientImportType,
 )
 from schema.nodes import Counted, Node, PageInfo
-
-OutboxStatus = strawberry.enum(OutboxStatusValue, name="OutboxStatus")
 
 
 @strawberry.type
@@ -72,7 +69,7 @@ class OutboxMessageType(Node):
     """An outgoing message as staff see it: never its recipient or payload."""
 
     kind: str
-    status: OutboxStatus  # type: ignore[valid-type]
+    status: OutboxStatus
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -176,13 +173,12 @@ class StaffQueries:
     async def client_imports(
         self,
         info: Info,
-        status: ClientImportStatus | None = None,
+        status: ImportStatus | None = None,
         first: int = 20,
         after: str | None = None,
     ) -> ClientImportConnection:
-        wanted = ImportStatus(status.value) if status is not None else None
         try:
-            page = await staff.list_client_imports(info.context.actor, wanted, first, after)
+            page = await staff.list_client_imports(info.context.actor, status, first, after)
         except DomainError as error:
             raise public_error(error) from None
         edges = [
@@ -196,7 +192,7 @@ class StaffQueries:
     async def outbox_messages(
         self,
         info: Info,
-        status: OutboxStatus | None = None,  # type: ignore[valid-type]
+        status: OutboxStatus | None = None,
         first: int = 20,
         after: str | None = None,
     ) -> OutboxMessageConnection:
@@ -272,7 +268,7 @@ class StaffMutations:
         try:
             message = await staff.retry_outbox_message(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InvalidStateError, NotFoundError, AuthError)
         return OutboxMessageSuccess(outbox_message=OutboxMessageType.from_model(message))
 
     @strawberry.mutation
@@ -281,5 +277,5 @@ class StaffMutations:
         try:
             job = await staff.retry_client_import(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InvalidStateError, NotFoundError, AuthError)
         return RetryClientImportSuccess(client_import=ClientImportType.from_row(job))
