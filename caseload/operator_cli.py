@@ -17,7 +17,7 @@ from caseload.settings import Settings
 from models import ClientImport, ClientImportIssue, ImportStatus, OutboxStatus
 from resolvers import staff
 from resolvers.actor import OPERATOR
-from resolvers.staff import MAX_PAGE, StaffPage
+from resolvers.pages import MAX_PAGE, Page
 
 COMMANDS = ("import", "imports", "outbox")
 BAR_WIDTH = 30
@@ -73,7 +73,7 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-async def _staff_rows(read: Callable[[str | None], Awaitable[StaffPage[M]]], limit: int) -> list[M]:
+async def _staff_rows(read: Callable[[str | None], Awaitable[Page[M]]], limit: int) -> list[M]:
     """Up to `limit` rows, newest first, read page by page through a staff use case."""
     rows: list[M] = []
     after: str | None = None

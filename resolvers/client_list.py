@@ -16,13 +16,12 @@ from models import Client, FormAcknowledgement, ProviderClient
 from resolvers import audit
 from resolvers.actor import Actor, ClientActor, ProviderActor
 from resolvers.client_views import ClientView, client_view, link_view
-from resolvers.cursors import LazyCount, count_of, encode_cursor, read_cursor, read_time_cursor
+from resolvers.cursors import count_of, encode_cursor, read_cursor, read_time_cursor
 from resolvers.errors import NotFound
 from resolvers.names import fold
 from resolvers.onboarding import current_form_ids
+from resolvers.pages import Page, page_size
 from resolvers.policies import links_visible_to, party_or_none, require_provider, visible_link
-
-MAX_PAGE = 100
 
 
 class ClientOrder(StrEnum):
@@ -46,13 +45,6 @@ class ClientListArgs:
     archived: bool = False
     onboarding: OnboardingFilter = OnboardingFilter.ANY
     order: ClientOrder = ClientOrder.NAME_ASC
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[tuple[str, ClientView]]  # (cursor, client)
-    has_next_page: bool
-    count: LazyCount  # the whole list's size, counted only if asked
 
 
 _ORDER_KEY = {
@@ -101,9 +93,9 @@ async def _filtered(actor: Actor, args: ClientListArgs) -> QuerySet[ProviderClie
     return query
 
 
-async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
+async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page[ClientView]:
     provider = require_provider(actor)
-    first = max(0, min(args.first, MAX_PAGE))
+    first = page_size(args.first)
     field, descending = _ORDER_KEY[args.order]
     query = await _filtered(provider, args)
     page_query = query

@@ -20,7 +20,6 @@ from importing.plans import plan_to_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
 from resolvers.cursors import (
-    LazyCount,
     count_of,
     encode_cursor,
     read_int_cursor,
@@ -29,13 +28,13 @@ from resolvers.cursors import (
 )
 from resolvers.errors import DomainError, InvalidState, NotFound, RateLimited
 from resolvers.import_runner import TERMINAL, forget_file, import_channel, snapshot
+from resolvers.pages import Page, page_size
 from resolvers.policies import parse_id, require_provider, require_verified_provider
 from resolvers.ports import Services
 from resolvers.unit_of_work import in_transaction_retried
 
 RUN_IMPORT = "run_import"
 IMPORTS_PER_HOUR = 60
-MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -118,25 +117,23 @@ async def own_import(actor: Actor | None, import_id: str) -> ClientImport:
     return await _own_import(actor, import_id)
 
 
-async def list_imports(
-    actor: Actor | None, first: int, after: str | None
-) -> tuple[list[tuple[str, ClientImport]], bool, LazyCount]:
+async def list_imports(actor: Actor | None, first: int, after: str | None) -> Page[ClientImport]:
     provider_id = require_provider(actor).provider_id
-    first = max(0, min(first, MAX_PAGE))
+    first = page_size(first)
     query = ClientImport.filter(provider_id=provider_id)
     count = count_of(query)
     if after:
         at, last_id = read_time_cursor(after)
         query = query.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
     jobs = await query.order_by("-created_at", "-id").limit(first + 1)
-    page = [(time_cursor(j.created_at, j.id), j) for j in jobs[:first]]
-    return page, len(jobs) > first, count
+    items = [(time_cursor(j.created_at, j.id), j) for j in jobs[:first]]
+    return Page(items, len(jobs) > first, count)
 
 
 async def list_issues(
     job: ClientImport, first: int, after: str | None, severity: str | None
-) -> tuple[list[tuple[str, ClientImportIssue]], bool, LazyCount]:
-    first = max(0, min(first, MAX_PAGE))
+) -> Page[ClientImportIssue]:
+    first = page_size(first)
     query = ClientImportIssue.filter(client_import_id=job.id)
     if severity:
         query = query.filter(severity=severity)
@@ -144,7 +141,8 @@ async def list_issues(
     if after:
         query = query.filter(id__gt=read_int_cursor(after))
     issues = await query.order_by("id").limit(first + 1)
-    return [(encode_cursor([i.row, i.id]), i) for i in issues[:first]], len(issues) > first, total
+    items = [(encode_cursor([i.row, i.id]), i) for i in issues[:first]]
+    return Page(items, len(issues) > first, total)
 
 
 async def cancel_import(services: Services, actor: Actor | None, import_id: str) -> ClientImport:

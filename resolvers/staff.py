@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model
@@ -25,32 +25,25 @@ from models import (
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
-from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
+from resolvers.cursors import LazyCount, count_of, read_time_cursor, time_cursor
 from resolvers.errors import InvalidState, NotFound
 from resolvers.imports import RUN_IMPORT
+from resolvers.pages import Page, page_size
 from resolvers.policies import parse_id, require_staff
 from resolvers.ports import Services
 from resolvers.unit_of_work import DELIVER_OUTBOX
 
-MAX_PAGE = 100
 RETRYABLE_OUTBOX = (OutboxStatus.FAILED, OutboxStatus.CANCELLED)
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class StaffPage(Generic[T]):
-    items: list[tuple[str, T]]  # (cursor, item)
-    has_next_page: bool
-    count: LazyCount = nothing_to_count
-
-
 async def _page(
     query: QuerySet[M], first: int, after: str | None, *, time_field: str = "created_at"
 ) -> tuple[list[tuple[str, M]], bool, LazyCount]:
     """Newest first, keyset-paginated over (time, id); the count is of the whole list."""
-    first = max(0, min(first, MAX_PAGE))
+    first = page_size(first)
     count = count_of(query)
     if after:
         at, last_id = read_time_cursor(after)
@@ -64,7 +57,7 @@ async def _page(
 
 async def list_providers(
     actor: Actor | None, search: str | None, first: int, after: str | None
-) -> StaffPage[Provider]:
+) -> Page[Provider]:
     actor = require_staff(actor)
     query = Provider.all().select_related("user")
     if search and (needle := " ".join(search.split())):
@@ -75,12 +68,12 @@ async def list_providers(
         )
     items, more, count = await _page(query, first, after)
     await audit.record(actor, "staff.providers.list")
-    return StaffPage(items, more, count)
+    return Page(items, more, count)
 
 
 async def list_provider_clients(
     actor: Actor | None, provider_id: str, first: int, after: str | None
-) -> StaffPage[ClientView]:
+) -> Page[ClientView]:
     """A provider's active and archived clients; one audit event per client returned."""
     actor = require_staff(actor)
     provider = await Provider.get_or_none(id=parse_id(provider_id))
@@ -92,12 +85,12 @@ async def list_provider_clients(
     await audit.record_each(
         actor, "staff.client.read", [link.client_id for _, link in links], subject_id=provider.id
     )
-    return StaffPage(items, more, count)
+    return Page(items, more, count)
 
 
 async def list_client_imports(
     actor: Actor | None, status: ImportStatus | None, first: int, after: str | None
-) -> StaffPage[ClientImport]:
+) -> Page[ClientImport]:
     wanted = [status] if status is not None else []
     return await _list_by_status(actor, ClientImport, wanted, first, after, "staff.imports.list")
 
@@ -109,7 +102,7 @@ async def list_outbox(
     after: str | None,
     *,
     among: Sequence[OutboxStatus] = (),
-) -> StaffPage[OutboxMessage]:
+) -> Page[OutboxMessage]:
     """`among`, used when no `status` is given, narrows to several (the CLI's default view)."""
     wanted = [status] if status is not None else list(among)
     return await _list_by_status(actor, OutboxMessage, wanted, first, after, "staff.outbox.list")
@@ -122,7 +115,7 @@ async def _list_by_status(
     first: int,
     after: str | None,
     action: str,
-) -> StaffPage[M]:
+) -> Page[M]:
     """Rows of every provider, newest first, of the given statuses (or any); audited."""
     actor = require_staff(actor)
     query = model.all()
@@ -130,7 +123,7 @@ async def _list_by_status(
         query = query.filter(status__in=list(statuses))
     items, more, count = await _page(query, first, after)
     await audit.record(actor, action)
-    return StaffPage(items, more, count)
+    return Page(items, more, count)
 
 
 @dataclass(frozen=True)
@@ -143,7 +136,7 @@ class AuditFilter:
 
 async def list_audit_events(
     actor: Actor | None, where: AuditFilter, first: int, after: str | None
-) -> StaffPage[AuditEvent]:
+) -> Page[AuditEvent]:
     actor = require_staff(actor)
     filters: dict[str, Any] = {}
     if where.actor_id:
@@ -156,7 +149,7 @@ async def list_audit_events(
         filters["created_at__lt"] = where.until
     items, more, count = await _page(AuditEvent.filter(**filters), first, after)
     await audit.record(actor, "staff.audit.list")
-    return StaffPage(items, more, count)
+    return Page(items, more, count)
 
 
 async def retry_outbox_message(

@@ -104,7 +104,7 @@ class ClientImportType(Node):
         severity: IssueSeverity | None = None,
     ) -> RowIssueConnection:
         try:
-            page, more, total = await imports.list_issues(
+            page = await imports.list_issues(
                 self.row,
                 50 if first is None else first,
                 after,
@@ -123,12 +123,12 @@ class ClientImportType(Node):
                     severity=IssueSeverity(i.severity),
                 ),
             )
-            for cursor, i in page
+            for cursor, i in page.items
         ]
         return RowIssueConnection(
             edges=edges,
-            page_info=PageInfo.of(edges, more, after),
-            count=total,
+            page_info=PageInfo.of(edges, page.has_next_page, after),
+            count=page.count,
         )
 
     @classmethod
@@ -229,14 +229,16 @@ class ImportQueries:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> ClientImportConnection:
         try:
-            page, more, count = await imports.list_imports(
+            page = await imports.list_imports(
                 info.context.actor, 20 if first is None else first, after
             )
         except DomainError as error:
             raise public_error(error) from None
-        edges = [ClientImportEdge(cursor=c, node=ClientImportType.from_row(r)) for c, r in page]
+        edges = [
+            ClientImportEdge(cursor=c, node=ClientImportType.from_row(r)) for c, r in page.items
+        ]
         return ClientImportConnection(
-            edges=edges, page_info=PageInfo.of(edges, more, after), count=count
+            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
         )
 
 
