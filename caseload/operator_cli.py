@@ -17,6 +17,7 @@ from caseload.settings import Settings
 from models import ClientImport, ClientImportIssue, ImportStatus, OutboxStatus
 from resolvers import staff
 from resolvers.actor import OPERATOR
+from resolvers.effects import ImportProgress
 from resolvers.pages import MAX_PAGE, Page
 
 COMMANDS = ("import", "imports", "outbox")
@@ -153,26 +154,27 @@ def _with_redis(settings: Settings, args: argparse.Namespace) -> int:
             embedded.stop()
 
 
-def progress_line(event: dict[str, Any]) -> str:
-    done = int(event.get("processed_rows") or 0)
-    total = event.get("total_rows")
+def progress_line(progress: ImportProgress) -> str:
+    done, total = progress.processed_rows, progress.total_rows
     if not total:
         return f"\r[{'.' * BAR_WIDTH}] {done} rows"
-    filled = min(BAR_WIDTH, BAR_WIDTH * done // int(total))
+    filled = min(BAR_WIDTH, BAR_WIDTH * done // total)
     return f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} rows"
 
 
 async def _draw(events: AsyncIterator[dict[str, Any]]) -> None:
     async for event in events:
-        print(progress_line(event), end="", file=sys.stderr, flush=True)
+        line = progress_line(ImportProgress.from_json(event))
+        print(line, end="", file=sys.stderr, flush=True)
 
 
 async def _import_file(settings: Settings, args: argparse.Namespace) -> int:
     from caseload.redis import connect, make_services
     from importing.errors import ImportFileError
     from models import User
+    from resolvers.effects import import_channel
     from resolvers.errors import DomainError
-    from resolvers.import_runner import import_channel, run_import
+    from resolvers.import_runner import run_import
     from resolvers.imports import ImportRequest, start_import
     from resolvers.sessions import actor_for_user
 

@@ -22,10 +22,9 @@ from models import (
     VerificationPurpose,
     VerificationToken,
 )
-from resolvers.client_events import announce_client_change, client_channel
+from resolvers.client_events import announce_client_change
+from resolvers.effects import ClientsChanged, EmailKind, clients_channel
 from resolvers.unit_of_work import UnitOfWork
-
-INVITATION = "email.invitation"
 
 
 async def _close_invitation(uow: UnitOfWork, link: ProviderClient, now: datetime) -> None:
@@ -38,7 +37,9 @@ async def _close_invitation(uow: UnitOfWork, link: ProviderClient, now: datetime
         .update(revoked_at=now)
     )
     await (
-        OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
+        OutboxMessage.filter(
+            kind=EmailKind.INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
+        )
         .using_db(uow.conn)
         .update(status=OutboxStatus.CANCELLED, last_error="invitation accepted")
     )
@@ -113,5 +114,5 @@ async def accept_into(uow: UnitOfWork, link: ProviderClient, person: Client) -> 
     await Client.filter(id=entry_profile, user_id=None).using_db(conn).delete()
     await announce_client_change(uow, person.id)
     # the entry's old id is gone from the provider's list; its subscribers hear of it
-    uow.publish(client_channel(link.provider_id), {"client_id": str(entry_profile)})
+    uow.publish(clients_channel(link.provider_id), ClientsChanged.of(entry_profile))
     return person.id

@@ -20,6 +20,7 @@ from resolvers.credentials import (
     login_counters,
     login_email,
 )
+from resolvers.effects import EmailKind
 from resolvers.errors import (
     AuthFailure,
     EmailTaken,
@@ -32,8 +33,6 @@ from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session, revoke_session
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
-
-EMAIL_CONFIRMATION = "email.confirm_account"
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ async def sign_up_provider(
         await Provider.create(
             user=user, display_name=display_name, practice_name=practice_name, using_db=uow.conn
         )
-        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        await uow.add_outbox(EmailKind.CONFIRM_ACCOUNT, {"user_id": str(user.id)})
         return user
 
     try:
@@ -144,7 +143,7 @@ async def sign_up_client(
             **search_fields(first, last, None, email),
             using_db=uow.conn,
         )
-        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        await uow.add_outbox(EmailKind.CONFIRM_ACCOUNT, {"user_id": str(user.id)})
         return user
 
     try:
@@ -195,7 +194,7 @@ async def resend_email_confirmation(services: Services, actor: Actor | None) -> 
         return True
 
     async def work(uow: UnitOfWork) -> None:
-        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        await uow.add_outbox(EmailKind.CONFIRM_ACCOUNT, {"user_id": str(user.id)})
 
     await in_unit_of_work(services, work)
     return True

@@ -12,6 +12,7 @@ from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
 from resolvers.client_views import onboarding_of as view_onboarding
+from resolvers.effects import EmailKind
 from resolvers.errors import (
     ErrorCode,
     FieldProblem,
@@ -32,7 +33,6 @@ from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 MAX_LENGTH = timedelta(hours=8)
-INSURANCE_REQUEST = "email.insurance_request"
 INSURANCE_REQUEST_EVERY = timedelta(days=1)
 BUSY = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 
@@ -92,7 +92,8 @@ async def _request_insurance(uow: UnitOfWork, client: Client, now: datetime) -> 
     )
     if claimed:
         await uow.add_outbox(
-            INSURANCE_REQUEST, {"user_id": str(client.user.id), "client_id": str(client.id)}
+            EmailKind.INSURANCE_REQUEST,
+            {"user_id": str(client.user.id), "client_id": str(client.id)},
         )
 
 

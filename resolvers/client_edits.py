@@ -16,10 +16,11 @@ from models import (
 )
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_events import announce_client_change, client_channel
+from resolvers.client_events import announce_client_change
 from resolvers.client_input import ClientChanges, check_changes
 from resolvers.client_views import ClientView, link_view
-from resolvers.clients import INVITATION, queue_invitation
+from resolvers.clients import queue_invitation
+from resolvers.effects import ClientsChanged, EmailKind, clients_channel
 from resolvers.errors import EditLocked, EmailTaken, FieldProblem
 from resolvers.names import search_fields
 from resolvers.policies import (
@@ -48,7 +49,9 @@ async def _readdress(uow: UnitOfWork, link: ProviderClient, email: str) -> None:
         .update(revoked_at=now)
     )
     await (
-        OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
+        OutboxMessage.filter(
+            kind=EmailKind.INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
+        )
         .using_db(uow.conn)
         .update(status=OutboxStatus.CANCELLED, last_error="e-mail changed")
     )
@@ -121,7 +124,7 @@ async def set_archived(
         await link.save(update_fields=["archived_at"], using_db=uow.conn)
         action = "client.archive" if archived else "client.unarchive"
         await audit.record(provider, action, client_id=link.client_id, conn=uow.conn)
-        uow.publish(client_channel(link.provider_id), {"client_id": str(link.client_id)})
+        uow.publish(clients_channel(link.provider_id), ClientsChanged.of(link.client_id))
 
     await in_unit_of_work(services, work)
     return link_view(link)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -17,11 +17,13 @@ from resolvers import audit
 from resolvers.actor import Actor, ClientActor, ProviderActor
 from resolvers.client_views import ClientView, client_view, link_view
 from resolvers.cursors import count_of, encode_cursor, read_cursor, read_time_cursor
+from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.errors import NotFound
 from resolvers.names import fold
 from resolvers.onboarding import current_form_ids
 from resolvers.pages import Page, page_size
 from resolvers.policies import links_visible_to, party_or_none, require_provider, visible_link
+from resolvers.ports import Listen
 
 
 class ClientOrder(StrEnum):
@@ -178,3 +180,11 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
     return [
         link_view(link) for client_id in wanted if (link := by_client.get(client_id)) is not None
     ]
+
+
+async def follow_clients(actor: Actor | None, listen: Listen) -> AsyncIterator[list[ClientView]]:
+    """The provider's clients named by each change event, read in one query per event."""
+    provider = require_provider(actor)
+    async with listen(clients_channel(provider.provider_id)) as events:
+        async for raw in events:
+            yield await get_clients(provider, ClientsChanged.from_json(raw).client_ids)

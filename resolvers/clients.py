@@ -17,16 +17,16 @@ from resolvers.actor import Actor
 from resolvers.client_events import announce_client_change
 from resolvers.client_input import NewClient, check_new_client
 from resolvers.client_views import ClientView, link_view
+from resolvers.effects import EmailKind
 from resolvers.errors import DomainError, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.policies import require_verified_provider
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
-__all__ = ["INVITATION", "AddedClient", "ClientView", "add_client", "add_clients"]
+__all__ = ["AddedClient", "ClientView", "add_client", "add_clients"]
 
 MAX_BATCH = 100
-INVITATION = "email.invitation"
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ async def queue_invitation(uow: UnitOfWork, link: ProviderClient) -> None:
         .using_db(uow.conn)
         .update(invitation_queued_at=now, invitation_failed_at=None)
     )
-    await uow.add_outbox(INVITATION, {"record_id": str(link.id)})
+    await uow.add_outbox(EmailKind.INVITATION, {"record_id": str(link.id)})
 
 
 async def _new_entry(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from uuid import UUID
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from importing import inspect_file
@@ -26,14 +26,14 @@ from resolvers.cursors import (
     read_time_cursor,
     time_cursor,
 )
+from resolvers.effects import ImportProgress, Job, import_channel, import_job_id
 from resolvers.errors import DomainError, InvalidState, NotFound, RateLimited
-from resolvers.import_runner import TERMINAL, forget_file, import_channel, snapshot
+from resolvers.import_runner import TERMINAL, forget_file
 from resolvers.pages import Page, page_size
 from resolvers.policies import parse_id, require_provider, require_verified_provider
-from resolvers.ports import Services
-from resolvers.unit_of_work import in_transaction_retried
+from resolvers.ports import Listen, Services
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
-RUN_IMPORT = "run_import"
 IMPORTS_PER_HOUR = 60
 
 
@@ -75,7 +75,8 @@ async def start_import(
         max_bytes=settings.max_upload_bytes,
     )
 
-    async def store(conn: BaseDBAsyncClient) -> ClientImport:
+    async def store(uow: UnitOfWork) -> ClientImport:
+        conn = uow.conn
         job = await ClientImport.create(
             provider_id=provider_id,
             file_name=_file_name(request.file_name),
@@ -90,11 +91,10 @@ async def start_import(
             using_db=conn,
         )
         await ClientImportFile.create(client_import=job, data=request.data, using_db=conn)
+        uow.enqueue(Job.RUN_IMPORT, str(job.id), job_id=import_job_id(job.id))
         return job
 
-    job = await in_transaction_retried(store)
-    await services.queue.enqueue(RUN_IMPORT, str(job.id), job_id=f"import:{job.id}")
-    return job
+    return await in_unit_of_work(services, store)
 
 
 async def _own_import(actor: Actor | None, import_id: str) -> ClientImport:
@@ -113,8 +113,28 @@ async def get_import(actor: Actor | None, import_id: str) -> ClientImport | None
         return None
 
 
-async def own_import(actor: Actor | None, import_id: str) -> ClientImport:
-    return await _own_import(actor, import_id)
+async def follow_import(
+    actor: Actor | None, import_id: str, listen: Listen
+) -> AsyncIterator[ClientImport]:
+    """The import as it is now, then after each published batch, until it finishes.
+
+    Subscribes before reading, so no batch slips between the two; an event published before
+    that read is dropped. Each event carries the whole snapshot, so nothing is read again.
+    """
+    job = await _own_import(actor, import_id)
+    async with listen(import_channel(job.id)) as events:
+        await job.refresh_from_db()
+        yield job
+        if job.status in TERMINAL:
+            return
+        async for raw in events:
+            progress = ImportProgress.from_json(raw)
+            if progress.status is job.status and progress.processed_rows <= job.processed_rows:
+                continue  # published before the state read above
+            progress.apply_to(job)
+            yield job
+            if job.status in TERMINAL:
+                return
 
 
 async def list_imports(actor: Actor | None, first: int, after: str | None) -> Page[ClientImport]:
@@ -150,13 +170,25 @@ async def cancel_import(services: Services, actor: Actor | None, import_id: str)
     if job.status in TERMINAL:
         raise InvalidState(f"This import is already {job.status.value.lower()}.")
     if job.status is ImportStatus.QUEUED:
-        stopped = await ClientImport.filter(id=job.id, status=ImportStatus.QUEUED).update(
-            status=ImportStatus.CANCELLED, cancel_requested=True, finished_at=datetime.now(UTC)
-        )
-        if stopped:
-            await forget_file(job.id)
+
+        async def stop(uow: UnitOfWork) -> bool:
+            stopped = (
+                await ClientImport.filter(id=job.id, status=ImportStatus.QUEUED)
+                .using_db(uow.conn)
+                .update(
+                    status=ImportStatus.CANCELLED,
+                    cancel_requested=True,
+                    finished_at=datetime.now(UTC),
+                )
+            )
+            if stopped:
+                await forget_file(job.id, uow.conn)
+                fresh = await ClientImport.filter(id=job.id).using_db(uow.conn).get()
+                uow.publish(import_channel(job.id), ImportProgress.of(fresh))
+            return bool(stopped)
+
+        if await in_unit_of_work(services, stop):
             await job.refresh_from_db()
-            await services.events.publish(import_channel(job.id), snapshot(job))
             return job
     await ClientImport.filter(id=job.id).update(cancel_requested=True)
     await job.refresh_from_db()

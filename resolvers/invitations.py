@@ -6,7 +6,8 @@ from models import OutboxMessage, OutboxStatus
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
-from resolvers.clients import INVITATION, queue_invitation
+from resolvers.clients import queue_invitation
+from resolvers.effects import EmailKind
 from resolvers.errors import InvalidState, NotFound, RateLimited
 from resolvers.policies import invitations_visible_to, parse_id
 from resolvers.ports import Services
@@ -39,7 +40,9 @@ async def resend_invitation(services: Services, actor: Actor | None, client_id: 
     async def work(uow: UnitOfWork) -> None:
         # One new e-mail, not one per click: a pending earlier copy is dropped.
         await (
-            OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
+            OutboxMessage.filter(
+                kind=EmailKind.INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
+            )
             .using_db(uow.conn)
             .update(status=OutboxStatus.CANCELLED, last_error="superseded by a resend")
         )

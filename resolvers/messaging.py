@@ -13,10 +13,15 @@ from models import AddedVia, Client, Message, MessageThread, Provider, ProviderC
 from resolvers import audit
 from resolvers.acceptance import accept_into
 from resolvers.actor import Actor, ClientActor, PartyActor, ProviderActor
-from resolvers.client_events import client_channel
 from resolvers.client_views import account_of, client_view, link_view
+from resolvers.effects import (
+    ClientsChanged,
+    EmailKind,
+    MessagePosted,
+    clients_channel,
+    messages_channel,
+)
 from resolvers.errors import FieldProblem, InvalidInput, NotFound, RateLimited
-from resolvers.message_feed import message_channel, message_event
 from resolvers.message_threads import ThreadView, other_side, visible_thread
 from resolvers.policies import parse_id, require_party, require_verified_provider, visible_link
 from resolvers.ports import Services
@@ -26,7 +31,6 @@ MAX_BODY = 5000
 MESSAGES_PER_MINUTE = 20
 NEW_CONVERSATIONS_PER_DAY = 20  # a client writing to many providers joins many lists
 NOTIFY_EVERY = timedelta(minutes=15)
-NEW_MESSAGE_EMAIL = "email.new_message"
 
 
 @dataclass(frozen=True)
@@ -113,14 +117,16 @@ async def _notify(
     claimed = await MessageThread.filter(due, id=thread.id).using_db(uow.conn).update(**stamp)
     if claimed:
         await uow.add_outbox(
-            NEW_MESSAGE_EMAIL, {"user_id": str(user_id), "thread_id": str(thread.id)}
+            EmailKind.NEW_MESSAGE, {"user_id": str(user_id), "thread_id": str(thread.id)}
         )
 
 
 def _announce(uow: UnitOfWork, message: Message, *user_ids: UUID) -> None:
     """Both parties' channels: the recipient, and the sender's other sessions."""
     for user_id in dict.fromkeys(user_ids):
-        uow.publish(message_channel(user_id), message_event(message))
+        uow.publish(
+            messages_channel(user_id), MessagePosted(str(message.id), str(message.thread_id))
+        )
 
 
 async def _put_on_list(uow: UnitOfWork, actor: Actor, provider_id: UUID, client: Client) -> None:
@@ -161,7 +167,7 @@ async def _put_on_list(uow: UnitOfWork, actor: Actor, provider_id: UUID, client:
     else:
         return
     await audit.record(actor, action, client_id=client_id, conn=uow.conn)
-    uow.publish(client_channel(provider_id), {"client_id": str(client_id)})
+    uow.publish(clients_channel(provider_id), ClientsChanged.of(client_id))
 
 
 async def _from_provider(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,12 +25,12 @@ from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
 from resolvers.cursors import LazyCount, count_of, read_time_cursor, time_cursor
+from resolvers.effects import Job, import_retry_job_id, outbox_retry_job_id
 from resolvers.errors import InvalidState, NotFound
-from resolvers.imports import RUN_IMPORT
 from resolvers.pages import Page, page_size
 from resolvers.policies import parse_id, require_staff
 from resolvers.ports import Services
-from resolvers.unit_of_work import DELIVER_OUTBOX
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 RETRYABLE_OUTBOX = (OutboxStatus.FAILED, OutboxStatus.CANCELLED)
 
@@ -160,22 +159,29 @@ async def retry_outbox_message(
     message = await OutboxMessage.get_or_none(id=parse_id(message_id))
     if message is None:
         raise NotFound()
-    updated = await OutboxMessage.filter(id=message.id, status__in=RETRYABLE_OUTBOX).update(
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        last_error=None,
-        locked_until=None,
-        available_at=datetime.now(UTC),
-    )
-    if updated != 1:
-        raise InvalidState(
-            f"Only failed or cancelled messages can be retried; this one is {message.status.value}."
+
+    async def work(uow: UnitOfWork) -> None:
+        updated = (
+            await OutboxMessage.filter(id=message.id, status__in=RETRYABLE_OUTBOX)
+            .using_db(uow.conn)
+            .update(
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                last_error=None,
+                locked_until=None,
+                available_at=datetime.now(UTC),
+            )
         )
-    await audit.record(actor, "staff.outbox.retry", subject_id=message.id)
-    # A new job id: arq keeps the results of earlier attempts under their ids.
-    await services.queue.enqueue(
-        DELIVER_OUTBOX, str(message.id), job_id=f"outbox:{message.id}:retry:{uuid.uuid4().hex}"
-    )
+        if updated != 1:
+            raise InvalidState(
+                "Only failed or cancelled messages can be retried; "
+                f"this one is {message.status.value}."
+            )
+        await audit.record(actor, "staff.outbox.retry", subject_id=message.id, conn=uow.conn)
+        # A new job id: arq keeps the results of earlier attempts under their ids.
+        uow.enqueue(Job.DELIVER_OUTBOX, str(message.id), job_id=outbox_retry_job_id(message.id))
+
+    await in_unit_of_work(services, work)
     return await OutboxMessage.get(id=message.id)
 
 
@@ -187,18 +193,26 @@ async def retry_client_import(
     job = await ClientImport.get_or_none(id=parse_id(import_id))
     if job is None:
         raise NotFound()
-    updated = await ClientImport.filter(id=job.id, status=ImportStatus.FAILED).update(
-        status=ImportStatus.QUEUED,
-        lease_owner=None,
-        lease_expires_at=None,
-        failure_reason=None,
-        finished_at=None,
-        cancel_requested=False,
-    )
-    if updated != 1:
-        raise InvalidState(f"Only failed imports can be retried; this one is {job.status.value}.")
-    await audit.record(actor, "staff.import.retry", subject_id=job.id)
-    await services.queue.enqueue(
-        RUN_IMPORT, str(job.id), job_id=f"import:{job.id}:retry:{uuid.uuid4().hex}"
-    )
+
+    async def work(uow: UnitOfWork) -> None:
+        updated = (
+            await ClientImport.filter(id=job.id, status=ImportStatus.FAILED)
+            .using_db(uow.conn)
+            .update(
+                status=ImportStatus.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                failure_reason=None,
+                finished_at=None,
+                cancel_requested=False,
+            )
+        )
+        if updated != 1:
+            raise InvalidState(
+                f"Only failed imports can be retried; this one is {job.status.value}."
+            )
+        await audit.record(actor, "staff.import.retry", subject_id=job.id, conn=uow.conn)
+        uow.enqueue(Job.RUN_IMPORT, str(job.id), job_id=import_retry_job_id(job.id))
+
+    await in_unit_of_work(services, work)
     return await ClientImport.get(id=job.id)
