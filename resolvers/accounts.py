@@ -200,6 +200,20 @@ async def resend_email_confirmation(services: Services, actor: Actor | None) -> 
     return True
 
 
+async def viewer_account(actor: Actor | None) -> User | None:
+    """The account behind the request (`me`), or None when logged out or gone."""
+    if actor is None:
+        return None
+    return await User.get_or_none(id=actor.user_id)
+
+
+async def provider_profile(user: User) -> Provider | None:
+    """A provider account's practice profile; None for every other role."""
+    if user.role is not Role.PROVIDER:
+        return None
+    return await Provider.get_or_none(user_id=user.id)
+
+
 async def create_staff(email: str, password: str, *, settings: Settings | None = None) -> User:
     """Make a staff account (the CLI's create-staff)."""
     settings = settings or get_settings()

@@ -51,6 +51,11 @@ def _file_name(raw: str | None) -> str:
     return (name or "upload")[:255]
 
 
+def upload_read_limit(services: Services) -> int:
+    """How much of an upload to read: one byte over the cap is enough to refuse it."""
+    return services.settings.max_upload_bytes + 1
+
+
 async def start_import(
     services: Services, actor: Actor | None, request: ImportRequest
 ) -> ClientImport:

@@ -43,9 +43,7 @@ class Viewer:
 
     @strawberry.field
     async def provider(self, info: Info) -> ProviderProfile | None:
-        if self.user.role is not Role.PROVIDER:
-            return None
-        provider = await Provider.get_or_none(user_id=self.user.id)
+        provider = await accounts.provider_profile(self.user)
         return ProviderProfile.from_model(provider) if provider else None
 
     @strawberry.field
@@ -118,10 +116,7 @@ def auth_error(error: DomainError) -> AuthError | InputError:
 class AccountQueries:
     @strawberry.field
     async def me(self, info: Info) -> Viewer | None:
-        actor = info.context.actor
-        if actor is None:
-            return None
-        user = await User.get_or_none(id=actor.user_id)
+        user = await accounts.viewer_account(info.context.actor)
         return Viewer.from_user(user) if user else None
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from resolvers import client_edits, client_list, clients
+from resolvers import client_edits, client_list, clients, names
 from resolvers.client_input import ClientChanges, InsuranceData, NewClient
 from resolvers.client_views import ClientView, invitation_of, onboarding_of
 from resolvers.clients import AddedClient
@@ -167,7 +167,9 @@ class ClientType(Node):
             legal_first_name=c.legal_first_name,
             legal_last_name=c.legal_last_name,
             preferred_name=c.preferred_name,
-            display_name=f"{c.preferred_name or c.legal_first_name} {c.legal_last_name}",
+            display_name=names.display_name(
+                c.legal_first_name, c.legal_last_name, c.preferred_name
+            ),
             email=view.email,
             email_verified=view.email_verified,
             mobile_phone=c.mobile_phone,

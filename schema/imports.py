@@ -252,7 +252,7 @@ class ImportMutations:
         upload: Any = input.file  # a Starlette UploadFile
         request = imports.ImportRequest(
             file_name=getattr(upload, "filename", None) or "upload",
-            data=await upload.read(ctx.services.settings.max_upload_bytes + 1),
+            data=await upload.read(imports.upload_read_limit(ctx.services)),
             dry_run=bool(input.dry_run),
             send_invitations=input.send_invitations is not False,
             column_mapping={m.field: m.column for m in input.column_mapping or []} or None,
