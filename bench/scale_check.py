@@ -52,7 +52,7 @@ from bench.stack import (  # noqa: E402
     wait_ready,
 )
 from caseload.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
-from resolvers.message_feed import message_channel  # noqa: E402
+from resolvers.effects import messages_channel  # noqa: E402
 
 PROVIDERS = 4
 ROWS = int(os.environ.get("SCALE_CHECK_ROWS", "25000"))
@@ -151,7 +151,7 @@ async def listening(redis_url: str, user_id: str) -> None:
     redis = aioredis.from_url(redis_url)
     try:
         for _ in range(500):
-            numbers = dict(await redis.pubsub_numsub(message_channel(user_id)))
+            numbers = dict(await redis.pubsub_numsub(messages_channel(user_id)))
             if all(n >= 1 for n in numbers.values()):
                 return
             await asyncio.sleep(0.01)

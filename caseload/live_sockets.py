@@ -15,8 +15,9 @@ from caseload.pubsub import PubSubBroker
 from caseload.settings import Settings
 from caseload.socket_limits import SlotCounter
 from resolvers.actor import Actor
-from resolvers.errors import DomainError, TooManySubscriptions
-from resolvers.sessions import SESSIONS_REVOKED, revoked_session_ids, session_deadlines
+from resolvers.effects import SESSIONS_REVOKED, SessionsRevoked
+from resolvers.errors import DomainError, ErrorCode, TooManySubscriptions
+from resolvers.sessions import session_deadlines
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,9 @@ class OpenSocket:
     async def subscription(self) -> AsyncIterator[None]:
         settings = self.hub.settings
         if self.ended or self.actor is None:
-            raise DomainError("Your session has ended. Log in again.", code="UNAUTHENTICATED")
+            raise DomainError(
+                "Your session has ended. Log in again.", code=ErrorCode.UNAUTHENTICATED
+            )
         if self.subscriptions >= settings.max_subscriptions_per_socket:
             raise TooManySubscriptions(
                 f"This connection has {settings.max_subscriptions_per_socket} live "
@@ -225,7 +228,7 @@ class SocketHub:
                 async with self.broker.listen(SESSIONS_REVOKED) as events:
                     self._listening.set()
                     async for event in events:
-                        for session_id in revoked_session_ids(event):
+                        for session_id in set(SessionsRevoked.from_json(event).session_ids):
                             self._end_session(session_id)
             except DomainError as error:  # unavailable or lagged: re-read, then listen again
                 log.warning("session revocations interrupted (%s)", error.code)

@@ -7,18 +7,24 @@ import asyncio
 import contextlib
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
 from caseload.settings import Settings
-from models import ClientImport, ClientImportIssue, ImportStatus, OutboxMessage, OutboxStatus
+from models import ClientImport, ClientImportIssue, ImportStatus, OutboxStatus
+from resolvers import staff
+from resolvers.actor import OPERATOR
+from resolvers.effects import ImportProgress
+from resolvers.pages import MAX_PAGE, Page
 
 COMMANDS = ("import", "imports", "outbox")
 BAR_WIDTH = 30
 ISSUES_SHOWN = 10
+
+M = TypeVar("M")
 
 
 def add_commands(commands: Any) -> None:
@@ -68,8 +74,24 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
+async def _staff_rows(read: Callable[[str | None], Awaitable[Page[M]]], limit: int) -> list[M]:
+    """Up to `limit` rows, newest first, read page by page through a staff use case."""
+    rows: list[M] = []
+    after: str | None = None
+    while len(rows) < limit:
+        page = await read(after)
+        rows.extend(row for _, row in page.items)
+        if not page.has_next_page or not page.items:
+            break
+        after = page.items[-1][0]
+    return rows[:limit]
+
+
 async def _list_imports(limit: int) -> int:
-    jobs = await ClientImport.all().order_by("-created_at", "-id").limit(max(1, limit))
+    # The same use case as the GraphQL staff tools, so the read is audited the same way.
+    jobs = await _staff_rows(
+        lambda after: staff.list_client_imports(OPERATOR, None, MAX_PAGE, after), max(1, limit)
+    )
     rows = [
         (
             j.id,
@@ -105,9 +127,11 @@ async def _list_imports(limit: int) -> int:
 
 async def _list_outbox(status: OutboxStatus | None, limit: int) -> int:
     # Ids, kinds and error class names only: never the recipient or the payload.
-    wanted = [status] if status else [OutboxStatus.PENDING, OutboxStatus.FAILED]
-    messages = (
-        await OutboxMessage.filter(status__in=wanted).order_by("-created_at").limit(max(1, limit))
+    messages = await _staff_rows(
+        lambda after: staff.list_outbox(
+            OPERATOR, status, MAX_PAGE, after, among=(OutboxStatus.PENDING, OutboxStatus.FAILED)
+        ),
+        max(1, limit),
     )
     rows = [
         (m.id, m.kind, m.status.value, m.attempts, m.last_error, _when(m.created_at))
@@ -130,26 +154,27 @@ def _with_redis(settings: Settings, args: argparse.Namespace) -> int:
             embedded.stop()
 
 
-def progress_line(event: dict[str, Any]) -> str:
-    done = int(event.get("processed_rows") or 0)
-    total = event.get("total_rows")
+def progress_line(progress: ImportProgress) -> str:
+    done, total = progress.processed_rows, progress.total_rows
     if not total:
         return f"\r[{'.' * BAR_WIDTH}] {done} rows"
-    filled = min(BAR_WIDTH, BAR_WIDTH * done // int(total))
+    filled = min(BAR_WIDTH, BAR_WIDTH * done // total)
     return f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} rows"
 
 
 async def _draw(events: AsyncIterator[dict[str, Any]]) -> None:
     async for event in events:
-        print(progress_line(event), end="", file=sys.stderr, flush=True)
+        line = progress_line(ImportProgress.from_json(event))
+        print(line, end="", file=sys.stderr, flush=True)
 
 
 async def _import_file(settings: Settings, args: argparse.Namespace) -> int:
     from caseload.redis import connect, make_services
     from importing.errors import ImportFileError
     from models import User
+    from resolvers.effects import import_channel
     from resolvers.errors import DomainError
-    from resolvers.import_runner import import_channel, run_import
+    from resolvers.import_runner import run_import
     from resolvers.imports import ImportRequest, start_import
     from resolvers.sessions import actor_for_user
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from enum import StrEnum
 
-UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
-PASSWORD_PROTECTED_FILE = "PASSWORD_PROTECTED_FILE"
-EMPTY_FILE = "EMPTY_FILE"
-FILE_TOO_LARGE = "FILE_TOO_LARGE"
-TOO_MANY_ROWS = "TOO_MANY_ROWS"
-MISSING_REQUIRED_COLUMNS = "MISSING_REQUIRED_COLUMNS"
+
+class FileErrorCode(StrEnum):
+    """Why a file is refused; each is also a member of the API's `ErrorCode` (tested)."""
+
+    UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
+    PASSWORD_PROTECTED_FILE = "PASSWORD_PROTECTED_FILE"
+    EMPTY_FILE = "EMPTY_FILE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    TOO_MANY_ROWS = "TOO_MANY_ROWS"
+    MISSING_REQUIRED_COLUMNS = "MISSING_REQUIRED_COLUMNS"
+
 
 _SAVE_AS = "Upload a .csv, .xlsx or .vcf file."
 # A header cell that looks like an address or a phone number is client data, not a column name.
@@ -23,7 +29,7 @@ class ImportFileError(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: FileErrorCode,
         message: str,
         *,
         missing_columns: Sequence[str] = (),
@@ -36,16 +42,16 @@ class ImportFileError(Exception):
         self.found_columns = list(found_columns)
 
     def __repr__(self) -> str:
-        return f"ImportFileError({self.code!r}, {self.message!r})"
+        return f"ImportFileError({self.code.value!r}, {self.message!r})"
 
 
 def unsupported(detail: str = "We can't read this file.") -> ImportFileError:
-    return ImportFileError(UNSUPPORTED_FILE, f"{detail} {_SAVE_AS}")
+    return ImportFileError(FileErrorCode.UNSUPPORTED_FILE, f"{detail} {_SAVE_AS}")
 
 
 def old_excel() -> ImportFileError:
     return ImportFileError(
-        UNSUPPORTED_FILE,
+        FileErrorCode.UNSUPPORTED_FILE,
         "This is an old-style Excel workbook (.xls). Open it in Excel, save it as .xlsx "
         "(Excel Workbook) or .csv, and upload the new file.",
     )
@@ -74,12 +80,12 @@ _NOT_A_TABLE = {
 
 def not_a_table(kind: str) -> ImportFileError:
     """A file of a kind that holds no client table (JSON, PDF, a web page, a picture...)."""
-    return ImportFileError(UNSUPPORTED_FILE, _NOT_A_TABLE[kind])
+    return ImportFileError(FileErrorCode.UNSUPPORTED_FILE, _NOT_A_TABLE[kind])
 
 
 def unsafe_workbook() -> ImportFileError:
     return ImportFileError(
-        UNSUPPORTED_FILE,
+        FileErrorCode.UNSUPPORTED_FILE,
         "This workbook is damaged or built in a way we refuse to open for safety. Open it in "
         "Excel, save it again as .xlsx or .csv, and upload the new file.",
     )
@@ -87,7 +93,7 @@ def unsafe_workbook() -> ImportFileError:
 
 def password_protected() -> ImportFileError:
     return ImportFileError(
-        PASSWORD_PROTECTED_FILE,
+        FileErrorCode.PASSWORD_PROTECTED_FILE,
         "This workbook is password-protected. Export it again without password protection "
         "(in SimplePractice, uncheck the password-protection box) and upload the new file.",
     )
@@ -95,7 +101,7 @@ def password_protected() -> ImportFileError:
 
 def empty_file() -> ImportFileError:
     return ImportFileError(
-        EMPTY_FILE,
+        FileErrorCode.EMPTY_FILE,
         "The file has no client rows. Check that the export includes your clients, then "
         "upload it again.",
     )
@@ -103,7 +109,7 @@ def empty_file() -> ImportFileError:
 
 def too_large(max_bytes: int) -> ImportFileError:
     return ImportFileError(
-        FILE_TOO_LARGE,
+        FileErrorCode.FILE_TOO_LARGE,
         f"The file is larger than {_size(max_bytes)}. Split it into smaller files, or export "
         "only the columns you need, and upload them one by one.",
     )
@@ -111,7 +117,7 @@ def too_large(max_bytes: int) -> ImportFileError:
 
 def too_many_rows(max_rows: int) -> ImportFileError:
     return ImportFileError(
-        TOO_MANY_ROWS,
+        FileErrorCode.TOO_MANY_ROWS,
         f"The file has more than {max_rows:,} client rows. Split it into files of at most "
         f"{max_rows:,} rows and upload them one by one.",
     )
@@ -127,7 +133,7 @@ def missing_columns(missing: Sequence[str], found: Sequence[str]) -> ImportFileE
         else f"Add columns named {names}, or map them."
     )
     return ImportFileError(
-        MISSING_REQUIRED_COLUMNS,
+        FileErrorCode.MISSING_REQUIRED_COLUMNS,
         f"The file has no {names} {noun}. Found columns: {_listing(found)}. {add}",
         missing_columns=missing,
         found_columns=found,
@@ -137,7 +143,7 @@ def missing_columns(missing: Sequence[str], found: Sequence[str]) -> ImportFileE
 def headerless(missing: Sequence[str], found: Sequence[str]) -> ImportFileError:
     """The first row holds client data instead of column names."""
     return ImportFileError(
-        MISSING_REQUIRED_COLUMNS,
+        FileErrorCode.MISSING_REQUIRED_COLUMNS,
         "The first row looks like client data, not column names. Add a first row with the "
         "column names (First Name, Last Name, Email) and upload the file again.",
         missing_columns=missing,
@@ -149,7 +155,7 @@ def contacts_lack(missing: Sequence[str], found: Sequence[str]) -> ImportFileErr
     """A contact file where no card has a name, or none has an e-mail address."""
     what = "an e-mail address" if list(missing) == ["Email"] else "a name"
     return ImportFileError(
-        MISSING_REQUIRED_COLUMNS,
+        FileErrorCode.MISSING_REQUIRED_COLUMNS,
         f"None of the contacts in this file has {what}. Add it to the contacts, export them "
         "again and upload the new file.",
         missing_columns=missing,
@@ -159,7 +165,7 @@ def contacts_lack(missing: Sequence[str], found: Sequence[str]) -> ImportFileErr
 
 def mapped_column_absent(field_label: str, header: str, found: Sequence[str]) -> ImportFileError:
     return ImportFileError(
-        MISSING_REQUIRED_COLUMNS,
+        FileErrorCode.MISSING_REQUIRED_COLUMNS,
         f"The column{_quote(header)} chosen for {field_label} is not in the file. Found "
         f"columns: {_listing(found)}. Choose one of these columns.",
         missing_columns=[header],
@@ -169,7 +175,7 @@ def mapped_column_absent(field_label: str, header: str, found: Sequence[str]) ->
 
 def mapped_column_protected(field_label: str, header: str, found: Sequence[str]) -> ImportFileError:
     return ImportFileError(
-        MISSING_REQUIRED_COLUMNS,
+        FileErrorCode.MISSING_REQUIRED_COLUMNS,
         f"The column{_quote(header)} chosen for {field_label} holds insurance or payment "
         "details, which are never imported. Choose another column.",
         missing_columns=[header],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from importing import ole, zip_guard
 from importing.errors import (
-    UNSUPPORTED_FILE,
+    FileErrorCode,
     ImportFileError,
     empty_file,
     not_a_table,
@@ -144,6 +144,6 @@ def _zip_kind(data: bytes) -> ImportFormat:
     else:
         raise unsupported("This zip archive holds no client list we can read.")
     raise ImportFileError(
-        UNSUPPORTED_FILE,
+        FileErrorCode.UNSUPPORTED_FILE,
         f"{detail} Open it, save or export it as .xlsx or .csv, and upload the new file.",
     )

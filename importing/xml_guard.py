@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from itertools import repeat
 
-from importing.errors import UNSUPPORTED_FILE, ImportFileError, unsafe_workbook
+from importing.errors import FileErrorCode, ImportFileError, unsafe_workbook
 
 # About 64 bytes a cell across calamine and python-calamine: 6 M cells stay under 400 MB.
 MAX_CELLS = 6_000_000
@@ -39,7 +39,7 @@ _IRREGULAR = (
 
 def _too_big(rows: int, columns: int) -> ImportFileError:
     return ImportFileError(
-        UNSUPPORTED_FILE,
+        FileErrorCode.UNSUPPORTED_FILE,
         f"This workbook has cells spread over too large an area (down to row {rows:,}, across "
         f"{columns:,} columns). Delete stray cells far below or to the right of the client "
         "list, save the workbook, and upload it again.",

@@ -5,7 +5,13 @@ from models.appointments import Appointment, AppointmentStatus
 from models.audit import AuditEvent
 from models.clients import AddedVia, Client, ProviderClient
 from models.forms import FormAcknowledgement, FormDocument, FormKind
-from models.imports import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
+from models.imports import (
+    ClientImport,
+    ClientImportFile,
+    ClientImportIssue,
+    ImportStatus,
+    IssueSeverity,
+)
 from models.messaging import Message, MessageThread
 from models.outbox import OutboxMessage, OutboxStatus
 
@@ -22,6 +28,7 @@ __all__ = [
     "FormDocument",
     "FormKind",
     "ImportStatus",
+    "IssueSeverity",
     "Message",
     "MessageThread",
     "OutboxMessage",

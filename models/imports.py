@@ -17,6 +17,13 @@ class ImportStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
+class IssueSeverity(StrEnum):
+    """The `severity` column of an import's row issue (importing.model.Severity's values)."""
+
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+
+
 class ClientImport(Model):
     id = fields.UUIDField(primary_key=True)
     provider: fields.ForeignKeyRelation = fields.ForeignKeyField(

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from models import Appointment, Client, Message, MessageThread, ProviderClient
-from resolvers.client_events import announce_client_change, client_channel
+from resolvers.client_events import announce_client_change
 from resolvers.clients import withdraw_invitation
+from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.unit_of_work import UnitOfWork
 
 
@@ -86,5 +87,5 @@ async def accept_into(uow: UnitOfWork, link: ProviderClient, person: Client) -> 
     await Client.filter(id=entry_profile, user_id=None).using_db(conn).delete()
     await announce_client_change(uow, person.id)
     # the entry's old id is gone from the provider's list; its subscribers hear of it
-    uow.publish(client_channel(link.provider_id), {"client_id": str(entry_profile)})
+    uow.publish(clients_channel(link.provider_id), ClientsChanged.of(entry_profile))
     return person.id

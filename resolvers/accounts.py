@@ -12,7 +12,6 @@ from importing.fields import FieldInvalid, normalize_email, normalize_name
 from models import Client, Provider, Role, User
 from resolvers.actor import Actor
 from resolvers.credentials import (
-    RateLimited,
     check_not_locked,
     check_password,
     count_failure,
@@ -21,13 +20,19 @@ from resolvers.credentials import (
     login_counters,
     login_email,
 )
-from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
+from resolvers.effects import EmailKind
+from resolvers.errors import (
+    AuthFailure,
+    EmailTaken,
+    ErrorCode,
+    FieldProblem,
+    InvalidInput,
+    RateLimited,
+)
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session, revoke_session
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
-
-EMAIL_CONFIRMATION = "email.confirm_account"
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,10 @@ async def _throttle_signup(services: Services, address: str | None) -> None:
 
 
 def _email_taken() -> InvalidInput:
-    error = InvalidInput(
+    return EmailTaken(
         [FieldProblem("email", "already has an account: log in, or use the link in your e-mail")],
         "An account with this e-mail already exists.",
     )
-    error.code = "EMAIL_TAKEN"
-    return error
 
 
 async def sign_up_provider(
@@ -104,7 +107,7 @@ async def sign_up_provider(
         await Provider.create(
             user=user, display_name=display_name, practice_name=practice_name, using_db=uow.conn
         )
-        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        await uow.add_outbox(EmailKind.CONFIRM_ACCOUNT, {"user_id": str(user.id)})
         return user
 
     try:
@@ -140,7 +143,7 @@ async def sign_up_client(
             **search_fields(first, last, None, email),
             using_db=uow.conn,
         )
-        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        await uow.add_outbox(EmailKind.CONFIRM_ACCOUNT, {"user_id": str(user.id)})
         return user
 
     try:
@@ -161,7 +164,9 @@ async def log_in(
     password_hash = user.password_hash if user else None
     if not await verify_password(services.settings, password_hash, password) or user is None:
         await count_failure(services, counters)
-        raise AuthFailure("The e-mail or password is not right.", code="INVALID_CREDENTIALS")
+        raise AuthFailure(
+            "The e-mail or password is not right.", code=ErrorCode.INVALID_CREDENTIALS
+        )
     if counters.pair:
         await services.limiter.reset(counters.pair)
     return await open_session(services.settings, user)
@@ -189,10 +194,24 @@ async def resend_email_confirmation(services: Services, actor: Actor | None) -> 
         return True
 
     async def work(uow: UnitOfWork) -> None:
-        await uow.add_outbox(EMAIL_CONFIRMATION, {"user_id": str(user.id)})
+        await uow.add_outbox(EmailKind.CONFIRM_ACCOUNT, {"user_id": str(user.id)})
 
     await in_unit_of_work(services, work)
     return True
+
+
+async def viewer_account(actor: Actor | None) -> User | None:
+    """The account behind the request (`me`), or None when logged out or gone."""
+    if actor is None:
+        return None
+    return await User.get_or_none(id=actor.user_id)
+
+
+async def provider_profile(user: User) -> Provider | None:
+    """A provider account's practice profile; None for every other role."""
+    if user.role is not Role.PROVIDER:
+        return None
+    return await Provider.get_or_none(user_id=user.id)
 
 
 async def create_staff(email: str, password: str, *, settings: Settings | None = None) -> User:

@@ -29,3 +29,30 @@ class Actor:
     @property
     def is_staff(self) -> bool:
         return self.role is Role.STAFF
+
+
+# Narrowed actors: what `resolvers.policies.require_*` return once a role is checked, so
+# the type says which id is there and no caller asserts it again.
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderActor(Actor):
+    provider_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientActor(Actor):
+    client_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaffActor(Actor):
+    pass
+
+
+# A provider or a client: the two sides of appointments and conversations.
+PartyActor = ProviderActor | ClientActor
+
+# The operator at the server's console (`caseload imports`, `caseload outbox`): staff rights,
+# and audit rows that name this fixed id, which no account has, with the role STAFF.
+OPERATOR = StaffActor(user_id=UUID("00000000-0000-0000-0000-00000000c11a"), role=Role.STAFF)

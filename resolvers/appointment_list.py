@@ -12,11 +12,10 @@ from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.appointments import AppointmentView, as_utc
 from resolvers.client_views import client_view, links_of
-from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
+from resolvers.cursors import count_of, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
+from resolvers.pages import Page, page_size
 from resolvers.policies import appointments_visible_to, parse_id, require_party
-
-MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -28,13 +27,6 @@ class AppointmentListArgs:
     ends_after: datetime | None = None  # the range's start ("from")
 
 
-@dataclass(frozen=True)
-class AppointmentPage:
-    items: list[tuple[str, AppointmentView]]  # (cursor, appointment)
-    has_next_page: bool
-    count: LazyCount = nothing_to_count
-
-
 async def _views(actor: Actor, rows: list[Appointment]) -> list[AppointmentView]:
     """Each appointment with its client as the viewer sees it, in one query for the lot."""
     links = await links_of(actor, {row.client_id for row in rows})
@@ -44,16 +36,18 @@ async def _views(actor: Actor, rows: list[Appointment]) -> list[AppointmentView]
     ]
 
 
-async def list_appointments(actor: Actor | None, args: AppointmentListArgs) -> AppointmentPage:
+async def list_appointments(
+    actor: Actor | None, args: AppointmentListArgs
+) -> Page[AppointmentView]:
     """Appointments overlapping the range (if any), earliest first, cancelled ones included."""
     party = require_party(actor)
-    first = max(0, min(args.first, MAX_PAGE))
+    first = page_size(args.first)
     query = appointments_visible_to(party)
     if args.client_id:
         try:
             query = query.filter(client_id=parse_id(args.client_id))
         except NotFound:
-            return AppointmentPage(items=[], has_next_page=False)
+            return Page(items=[], has_next_page=False)
     if args.ends_after is not None:
         query = query.filter(ends_at__gt=as_utc(args.ends_after))
     if args.starts_before is not None:
@@ -71,4 +65,4 @@ async def list_appointments(actor: Actor | None, args: AppointmentListArgs) -> A
     items = [(time_cursor(v.appointment.starts_at, v.appointment.id), v) for v in views]
     # a page of appointments shows each client's name: audited, in one INSERT
     await audit.record_each(party, "appointments.list", [v.appointment.client_id for v in views])
-    return AppointmentPage(items=items, has_next_page=len(rows) > first, count=count)
+    return Page(items=items, has_next_page=len(rows) > first, count=count)

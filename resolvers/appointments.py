@@ -12,7 +12,9 @@ from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
 from resolvers.client_views import onboarding_of as view_onboarding
+from resolvers.effects import EmailKind
 from resolvers.errors import (
+    ErrorCode,
     FieldProblem,
     InvalidInput,
     InvalidState,
@@ -31,7 +33,6 @@ from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 MAX_LENGTH = timedelta(hours=8)
-INSURANCE_REQUEST = "email.insurance_request"
 INSURANCE_REQUEST_EVERY = timedelta(days=1)
 BUSY = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 
@@ -67,7 +68,7 @@ def check_times(starts_at: datetime, ends_at: datetime) -> tuple[datetime, datet
 def client_archived() -> InvalidState:
     return InvalidState(
         "This client is archived. Unarchive them to schedule or confirm appointments.",
-        code="CLIENT_ARCHIVED",
+        code=ErrorCode.CLIENT_ARCHIVED,
     )
 
 
@@ -91,7 +92,8 @@ async def _request_insurance(uow: UnitOfWork, client: Client, now: datetime) -> 
     )
     if claimed:
         await uow.add_outbox(
-            INSURANCE_REQUEST, {"user_id": str(client.user.id), "client_id": str(client.id)}
+            EmailKind.INSURANCE_REQUEST,
+            {"user_id": str(client.user.id), "client_id": str(client.id)},
         )
 
 
@@ -99,10 +101,10 @@ async def schedule(
     services: Services, actor: Actor | None, data: NewAppointment
 ) -> AppointmentView:
     """Any onboarding state may be scheduled; an archived client may not."""
-    provider_id = require_verified_provider(actor)
-    assert actor is not None
+    provider_actor = require_verified_provider(actor)
+    provider_id = provider_actor.provider_id
     start, end = check_times(data.starts_at, data.ends_at)
-    link = await visible_link(actor, data.client_id)
+    link = await visible_link(provider_actor, data.client_id)
     if link.archived_at is not None:
         raise client_archived()
 
@@ -134,7 +136,7 @@ async def schedule(
         )
         await _request_insurance(uow, link.client, datetime.now(UTC))
         await audit.record(
-            actor,
+            provider_actor,
             "appointment.schedule",
             client_id=link.client_id,
             subject_id=appointment.id,
@@ -165,10 +167,9 @@ async def onboarding_of(view: ClientView) -> OnboardingState:
 
 async def confirm(services: Services, actor: Actor | None, appointment_id: str) -> AppointmentView:
     """Confirm once the client finished onboarding; otherwise name what is missing."""
-    require_provider(actor)
-    assert actor is not None
-    appointment = await _own_appointment(actor, appointment_id)
-    link = await visible_link(actor, str(appointment.client_id))
+    provider = require_provider(actor)
+    appointment = await _own_appointment(provider, appointment_id)
+    link = await visible_link(provider, str(appointment.client_id))
     view = AppointmentView(appointment, link_view(link), appointment.provider)
     if appointment.status is AppointmentStatus.CONFIRMED:
         return view  # confirming twice is harmless
@@ -190,7 +191,7 @@ async def confirm(services: Services, actor: Actor | None, appointment_id: str) 
         if not changed:
             raise InvalidState("The appointment was cancelled a moment ago.")
         await audit.record(
-            actor,
+            provider,
             "appointment.confirm",
             client_id=appointment.client_id,
             subject_id=appointment.id,
@@ -203,10 +204,9 @@ async def confirm(services: Services, actor: Actor | None, appointment_id: str) 
 
 
 async def cancel(services: Services, actor: Actor | None, appointment_id: str) -> AppointmentView:
-    require_provider(actor)
-    assert actor is not None
-    appointment = await _own_appointment(actor, appointment_id)
-    link = await visible_link(actor, str(appointment.client_id))
+    provider = require_provider(actor)
+    appointment = await _own_appointment(provider, appointment_id)
+    link = await visible_link(provider, str(appointment.client_id))
     now = datetime.now(UTC)
 
     async def work(uow: UnitOfWork) -> None:
@@ -218,7 +218,7 @@ async def cancel(services: Services, actor: Actor | None, appointment_id: str) -
         if not changed:
             raise InvalidState("This appointment is already cancelled.")
         await audit.record(
-            actor,
+            provider,
             "appointment.cancel",
             client_id=appointment.client_id,
             subject_id=appointment.id,

@@ -12,11 +12,12 @@ from models import (
 )
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_events import announce_client_change, client_channel
+from resolvers.client_events import announce_client_change
 from resolvers.client_input import ClientChanges, check_changes
 from resolvers.client_views import ClientView, link_view
 from resolvers.clients import queue_invitation, withdraw_invitation
-from resolvers.errors import EditLocked, FieldProblem, InvalidInput
+from resolvers.effects import ClientsChanged, clients_channel
+from resolvers.errors import EditLocked, EmailTaken, FieldProblem
 from resolvers.names import search_fields
 from resolvers.policies import (
     CLIENT_MANAGES_OWN_INFO,
@@ -34,9 +35,7 @@ async def _readdress(uow: UnitOfWork, link: ProviderClient, email: str) -> None:
     try:
         await link.save(update_fields=["email"], using_db=uow.conn)
     except IntegrityError:
-        error = InvalidInput([FieldProblem("email", "is already on your client list")])
-        error.code = "EMAIL_TAKEN"
-        raise error from None
+        raise EmailTaken([FieldProblem("email", "is already on your client list")]) from None
     await withdraw_invitation(uow, link, "e-mail changed")
     await queue_invitation(uow, link)
 
@@ -60,10 +59,9 @@ def _updates(changes: ClientChanges) -> dict[str, Any]:
 async def update_client(
     services: Services, actor: Actor | None, client_id: str, changes: ClientChanges
 ) -> ClientView:
-    require_provider(actor)
-    assert actor is not None
-    link = await visible_link(actor, client_id)
-    if (reason := edit_permission(actor, link_view(link))) is not None:
+    provider = require_provider(actor)
+    link = await visible_link(provider, client_id)
+    if (reason := edit_permission(provider, link_view(link))) is not None:
         raise EditLocked(reason)
     data = check_changes(changes, services.settings.phone_region)
     updates = _updates(data)
@@ -87,7 +85,7 @@ async def update_client(
         for name, value in changed.items():
             setattr(client, name, value)
         await client.save(update_fields=[*changed, "updated_at"], using_db=uow.conn)
-        await audit.record(actor, "client.update", client_id=client.id, conn=uow.conn)
+        await audit.record(provider, "client.update", client_id=client.id, conn=uow.conn)
         await announce_client_change(uow, client.id)
 
     await in_unit_of_work(services, work)
@@ -97,9 +95,8 @@ async def update_client(
 async def set_archived(
     services: Services, actor: Actor | None, client_id: str, archived: bool
 ) -> ClientView:
-    require_provider(actor)
-    assert actor is not None
-    link = await visible_link(actor, client_id)
+    provider = require_provider(actor)
+    link = await visible_link(provider, client_id)
     wanted = datetime.now(UTC) if archived else None
     if (link.archived_at is None) == (wanted is None):
         return link_view(link)  # already so: harmless
@@ -108,8 +105,8 @@ async def set_archived(
         link.archived_at = wanted
         await link.save(update_fields=["archived_at"], using_db=uow.conn)
         action = "client.archive" if archived else "client.unarchive"
-        await audit.record(actor, action, client_id=link.client_id, conn=uow.conn)
-        uow.publish(client_channel(link.provider_id), {"client_id": str(link.client_id)})
+        await audit.record(provider, action, client_id=link.client_id, conn=uow.conn)
+        uow.publish(clients_channel(link.provider_id), ClientsChanged.of(link.client_id))
 
     await in_unit_of_work(services, work)
     return link_view(link)

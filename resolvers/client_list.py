@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -14,15 +14,16 @@ from tortoise.queryset import QuerySet
 
 from models import Client, FormAcknowledgement, ProviderClient
 from resolvers import audit
-from resolvers.actor import Actor
+from resolvers.actor import Actor, ClientActor, ProviderActor
 from resolvers.client_views import ClientView, client_view, link_view
-from resolvers.cursors import LazyCount, count_of, encode_cursor, read_cursor, read_time_cursor
+from resolvers.cursors import count_of, encode_cursor, read_cursor, read_time_cursor
+from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.errors import NotFound
 from resolvers.names import fold
 from resolvers.onboarding import current_form_ids
-from resolvers.policies import links_visible_to, require_provider, visible_link
-
-MAX_PAGE = 100
+from resolvers.pages import Page, page_size
+from resolvers.policies import links_visible_to, party_or_none, require_provider, visible_link
+from resolvers.ports import Listen
 
 
 class ClientOrder(StrEnum):
@@ -46,13 +47,6 @@ class ClientListArgs:
     archived: bool = False
     onboarding: OnboardingFilter = OnboardingFilter.ANY
     order: ClientOrder = ClientOrder.NAME_ASC
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[tuple[str, ClientView]]  # (cursor, client)
-    has_next_page: bool
-    count: LazyCount  # the whole list's size, counted only if asked
 
 
 _ORDER_KEY = {
@@ -101,12 +95,11 @@ async def _filtered(actor: Actor, args: ClientListArgs) -> QuerySet[ProviderClie
     return query
 
 
-async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
-    require_provider(actor)
-    assert actor is not None
-    first = max(0, min(args.first, MAX_PAGE))
+async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page[ClientView]:
+    provider = require_provider(actor)
+    first = page_size(args.first)
     field, descending = _ORDER_KEY[args.order]
-    query = await _filtered(actor, args)
+    query = await _filtered(provider, args)
     page_query = query
     if args.after:
         value: Any
@@ -129,7 +122,7 @@ async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
         for link in links[:first]
     ]
     # every read of client data is audited, a page in one INSERT
-    await audit.record_each(actor, "client.list", [link.client_id for link in links[:first]])
+    await audit.record_each(provider, "client.list", [link.client_id for link in links[:first]])
     return Page(items=items, has_next_page=len(links) > first, count=count_of(query))
 
 
@@ -137,27 +130,29 @@ async def get_client(
     actor: Actor | None, client_id: str, *, audit_read: bool = True
 ) -> ClientView | None:
     """A client on the provider's own list (or a client's own record); else None, like an unknown id."""
-    if actor is not None and actor.is_client and str(actor.client_id) == str(client_id):
-        return await own_client(actor)
-    if actor is None or not actor.is_provider:
+    party = party_or_none(actor)
+    if isinstance(party, ClientActor) and str(party.client_id) == str(client_id):
+        return await own_client(party)
+    if not isinstance(party, ProviderActor):
         return None
     try:
-        link = await visible_link(actor, client_id)
+        link = await visible_link(party, client_id)
     except NotFound:
         return None
     if audit_read:
-        await audit.record(actor, "client.read", client_id=link.client_id)
+        await audit.record(party, "client.read", client_id=link.client_id)
     return link_view(link)
 
 
 async def own_client(actor: Actor | None) -> ClientView | None:
     """A client's own record, as the client sees it."""
-    if actor is None or not actor.is_client:
+    person = party_or_none(actor)
+    if not isinstance(person, ClientActor):
         return None
-    client = await Client.get_or_none(id=actor.client_id).select_related("user")
+    client = await Client.get_or_none(id=person.client_id).select_related("user")
     if client is None:
         return None
-    await audit.record(actor, "client.read", client_id=client.id)
+    await audit.record(person, "client.read", client_id=client.id)
     return client_view(client, None)
 
 
@@ -167,7 +162,8 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
     One query for any number of ids (a live event of an import batch names thousands);
     ids not on the list, or not ids at all, are left out like unknown ones.
     """
-    if actor is None or not actor.is_provider or not client_ids:
+    provider = party_or_none(actor)
+    if not isinstance(provider, ProviderActor) or not client_ids:
         return []
     wanted: dict[UUID, None] = {}
     for raw in client_ids:
@@ -176,7 +172,7 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
         except ValueError:
             continue
     links = await (
-        links_visible_to(actor)
+        links_visible_to(provider)
         .filter(client_id__in=list(wanted))
         .select_related("client", "client__user")
     )
@@ -184,3 +180,11 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
     return [
         link_view(link) for client_id in wanted if (link := by_client.get(client_id)) is not None
     ]
+
+
+async def follow_clients(actor: Actor | None, listen: Listen) -> AsyncIterator[list[ClientView]]:
+    """The provider's clients named by each change event, read in one query per event."""
+    provider = require_provider(actor)
+    async with listen(clients_channel(provider.provider_id)) as events:
+        async for raw in events:
+            yield await get_clients(provider, ClientsChanged.from_json(raw).client_ids)

@@ -25,16 +25,16 @@ from resolvers.actor import Actor
 from resolvers.client_events import announce_client_change
 from resolvers.client_input import NewClient, check_new_client
 from resolvers.client_views import ClientView, link_view
+from resolvers.effects import EmailKind
 from resolvers.errors import DomainError, FieldProblem, InvalidInput
 from resolvers.names import search_fields
 from resolvers.policies import require_verified_provider
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
-__all__ = ["INVITATION", "AddedClient", "ClientView", "add_client", "add_clients"]
+__all__ = ["AddedClient", "ClientView", "add_client", "add_clients"]
 
 MAX_BATCH = 100
-INVITATION = "email.invitation"
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,9 @@ async def withdraw_invitation(uow: UnitOfWork, link: ProviderClient, reason: str
         .update(revoked_at=datetime.now(UTC))
     )
     await (
-        OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
+        OutboxMessage.filter(
+            kind=EmailKind.INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
+        )
         .using_db(uow.conn)
         .update(status=OutboxStatus.CANCELLED, last_error=reason)
     )
@@ -70,7 +72,7 @@ async def queue_invitation(uow: UnitOfWork, link: ProviderClient) -> None:
         .using_db(uow.conn)
         .update(invitation_queued_at=now, invitation_failed_at=None)
     )
-    await uow.add_outbox(INVITATION, {"record_id": str(link.id)})
+    await uow.add_outbox(EmailKind.INVITATION, {"record_id": str(link.id)})
 
 
 async def _new_entry(
@@ -132,10 +134,9 @@ async def _add_all(
 
 
 async def add_client(services: Services, actor: Actor | None, data: NewClient) -> AddedClient:
-    provider_id = require_verified_provider(actor)
-    assert actor is not None
+    provider = require_verified_provider(actor)
     checked = check_new_client(data, services.settings.phone_region)
-    [added] = await _add_all(services, actor, provider_id, [checked])
+    [added] = await _add_all(services, provider, provider.provider_id, [checked])
     return added
 
 
@@ -148,8 +149,7 @@ async def add_clients(
     leaves none of them half-saved, and a second item with an address seen earlier in the
     same request answers as already on the list.
     """
-    provider_id = require_verified_provider(actor)
-    assert actor is not None
+    provider = require_verified_provider(actor)
     if len(items) > MAX_BATCH:
         raise InvalidInput(
             [
@@ -165,5 +165,5 @@ async def add_clients(
             valid.append(check_new_client(item, services.settings.phone_region))
         except DomainError as error:
             refused[index] = error
-    added = iter(await _add_all(services, actor, provider_id, valid))
+    added = iter(await _add_all(services, provider, provider.provider_id, valid))
     return [refused[i] if i in refused else next(added) for i in range(len(items))]

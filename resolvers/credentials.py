@@ -9,15 +9,11 @@ from dataclasses import dataclass
 from caseload.security import password_weakness
 from caseload.settings import Settings
 from importing.fields import FieldInvalid, normalize_email
-from resolvers.errors import DomainError, FieldProblem, InvalidInput
+from resolvers.errors import FieldProblem, InvalidInput, RateLimited
 from resolvers.ports import RateLimiter, Services
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
-
-
-class RateLimited(DomainError):
-    code = "RATE_LIMITED"
 
 
 def hashed(value: str) -> str:

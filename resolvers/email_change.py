@@ -7,12 +7,11 @@ from uuid import UUID
 
 from caseload.security import new_token, token_digest
 from models import OutboxMessage, OutboxStatus, User, VerificationPurpose, VerificationToken
-from resolvers.errors import FieldProblem, InvalidInput
+from resolvers.effects import EmailKind
+from resolvers.errors import EmailTaken, FieldProblem
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork
 from resolvers.verification import revoke_tokens
-
-CONFIRM_NEW_ADDRESS = "email.confirm_new_address"
 
 
 def _expiry(services: Services) -> datetime:
@@ -29,13 +28,11 @@ async def request_email_change(
     """
     conn = uow.conn
     if await User.filter(email=new_email).exclude(id=user_id).using_db(conn).exists():
-        error = InvalidInput([FieldProblem("email", "already belongs to another account")])
-        error.code = "EMAIL_TAKEN"
-        raise error
+        raise EmailTaken([FieldProblem("email", "already belongs to another account")])
     await revoke_tokens(user_id, VerificationPurpose.CHANGE_EMAIL, conn)
     await (
         OutboxMessage.filter(
-            kind=CONFIRM_NEW_ADDRESS, subject_id=user_id, status=OutboxStatus.PENDING
+            kind=EmailKind.CONFIRM_NEW_ADDRESS, subject_id=user_id, status=OutboxStatus.PENDING
         )
         .using_db(conn)
         .update(status=OutboxStatus.CANCELLED, last_error="superseded by a newer address")
@@ -49,7 +46,7 @@ async def request_email_change(
         using_db=conn,
     )
     await uow.add_outbox(
-        CONFIRM_NEW_ADDRESS, {"user_id": str(user_id), "token_id": str(pending.id)}
+        EmailKind.CONFIRM_NEW_ADDRESS, {"user_id": str(user_id), "token_id": str(pending.id)}
     )
 
 

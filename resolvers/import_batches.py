@@ -11,7 +11,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from importing.model import ClientRow, RowError, RowIssue
 from models import Client, ClientImport, ClientImportIssue, OutboxMessage, ProviderClient
 from resolvers.bulk_sql import insert_rows, new_ids, placeholders, select_in
-from resolvers.clients import INVITATION
+from resolvers.effects import EmailKind
 from resolvers.names import search_fields
 
 
@@ -126,7 +126,16 @@ class BatchWriter:
                 self.result.outbox_ids.append(outbox_id)
                 payload = f'{{"record_id": "{link_id}"}}'
                 invitations.append(
-                    [outbox_id, INVITATION, payload, link_id, "PENDING", 0, now, now]
+                    [
+                        outbox_id,
+                        EmailKind.INVITATION.value,
+                        payload,
+                        link_id,
+                        "PENDING",
+                        0,
+                        now,
+                        now,
+                    ]
                 )
         if job.dry_run:
             self.result.outbox_ids.clear()

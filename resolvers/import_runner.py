@@ -7,7 +7,6 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -18,19 +17,21 @@ from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, RowError
 from importing.plans import plan_from_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
-from resolvers.client_events import client_channel
+from resolvers.effects import (
+    ClientsChanged,
+    ImportProgress,
+    Job,
+    clients_channel,
+    import_channel,
+    outbox_batch_job_id,
+)
 from resolvers.import_batches import BatchResult, BatchWriter
 from resolvers.ports import Services
 from resolvers.unit_of_work import in_transaction_retried
 
 log = logging.getLogger(__name__)
 
-DELIVER_OUTBOX_BATCH = "deliver_outbox_batch"
 TERMINAL = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
-
-
-def import_channel(import_id: UUID | str) -> str:
-    return f"client-import:{import_id}"
 
 
 COUNTERS = (
@@ -42,32 +43,6 @@ COUNTERS = (
     "error_count",
     "warning_count",
 )
-
-
-def snapshot(job: ClientImport) -> dict[str, Any]:
-    """What progress subscribers receive: status, counts and times (no PHI)."""
-    data: dict[str, Any] = {name: getattr(job, name) for name in COUNTERS}
-    data.update(
-        id=str(job.id),
-        status=job.status.value,
-        total_rows=job.total_rows,
-        failure_reason=job.failure_reason,
-        started_at=job.started_at.isoformat() if job.started_at else None,
-        finished_at=job.finished_at.isoformat() if job.finished_at else None,
-    )
-    return data
-
-
-def apply_snapshot(job: ClientImport, data: dict[str, Any]) -> None:
-    """Bring a loaded job up to a published snapshot, without reading the database."""
-    for name in COUNTERS:
-        setattr(job, name, int(data[name]))
-    job.status = ImportStatus(data["status"])
-    job.total_rows = data["total_rows"]
-    job.failure_reason = data["failure_reason"]
-    for name in ("started_at", "finished_at"):
-        value = data[name]
-        setattr(job, name, datetime.fromisoformat(value) if value else None)
 
 
 async def claim(
@@ -132,7 +107,13 @@ async def _finish(
             await forget_file(job.id, conn)
 
     await in_transaction_retried(work)
-    await services.events.publish(import_channel(job.id), snapshot(job))
+    await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
+
+
+async def fail(services: Services, import_id: UUID, reason: str) -> None:
+    """Record an import as FAILED, whoever held it; its file stays for a staff retry."""
+    job = await ClientImport.get(id=import_id)
+    await _finish(services, job, ImportStatus.FAILED, reason)
 
 
 async def forget_file(import_id: UUID, conn: BaseDBAsyncClient | None = None) -> None:
@@ -178,7 +159,7 @@ async def run_import(
         data, plan, start_after=job.processed_rows, phone_region=services.settings.phone_region
     )
     seen: dict[int, int] = {}
-    await services.events.publish(import_channel(job.id), snapshot(job))
+    await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
     size = settings.import_batch_rows
     # The next batch is parsed in a thread while this one is written (SQLite and asyncpg
     # release the GIL while they work).
@@ -190,7 +171,7 @@ async def run_import(
         except BaseException:
             await asyncio.wait([following])
             raise
-        await services.events.publish(import_channel(job.id), snapshot(job))
+        await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
         if job.cancel_requested:
             following.cancel()
             await _finish(services, job, ImportStatus.CANCELLED)
@@ -251,13 +232,13 @@ async def _commit_batch(
     if result.outbox_ids:
         # One delivery job per batch; the sweeper picks up any that this misses.
         await services.queue.enqueue(
-            DELIVER_OUTBOX_BATCH,
+            Job.DELIVER_OUTBOX_BATCH,
             [str(i) for i in result.outbox_ids],
-            job_id=f"outbox-batch:{result.outbox_ids[0]}",
+            job_id=outbox_batch_job_id(result.outbox_ids[0]),
         )
     if result.client_ids:
         await services.events.publish(
-            client_channel(job.provider_id), {"client_ids": [str(i) for i in result.client_ids]}
+            clients_channel(job.provider_id), ClientsChanged.of(*result.client_ids).to_json()
         )
     # Only the moving parts, not the whole row.
     fresh = await ClientImport.filter(id=job.id).values(*COUNTERS, "cancel_requested")

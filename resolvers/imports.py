@@ -3,37 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from uuid import UUID
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from importing import inspect_file
-from importing.errors import FILE_TOO_LARGE, ImportFileError
-from importing.model import ClientField
+from importing.errors import FileErrorCode
+from importing.errors import ImportFileError as ImportFileError  # re-exported for the schema
+from importing.model import ClientField as ClientField  # re-exported for the schema
+from importing.model import ImportFormat as ImportFormat  # re-exported for the schema
 from importing.plans import plan_to_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
 from resolvers.cursors import (
-    LazyCount,
     count_of,
     encode_cursor,
     read_int_cursor,
     read_time_cursor,
     time_cursor,
 )
-from resolvers.errors import DomainError, InvalidState, NotFound
-from resolvers.import_runner import TERMINAL, forget_file, import_channel, snapshot
+from resolvers.effects import ImportProgress, Job, import_channel, import_job_id
+from resolvers.errors import DomainError, InvalidState, NotFound, RateLimited
+from resolvers.import_runner import TERMINAL, forget_file
+from resolvers.pages import Page, page_size
 from resolvers.policies import parse_id, require_provider, require_verified_provider
-from resolvers.ports import Services
-from resolvers.unit_of_work import in_transaction_retried
+from resolvers.ports import Listen, Services
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
-RUN_IMPORT = "run_import"
 IMPORTS_PER_HOUR = 60
-MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -45,28 +46,29 @@ class ImportRequest:
     column_mapping: dict[ClientField, str] | None = None
 
 
-class ImportRateLimited(InvalidState):
-    code = "RATE_LIMITED"
-
-
 def _file_name(raw: str | None) -> str:
     name = PurePath((raw or "").replace("\\", "/")).name.strip()
     return (name or "upload")[:255]
+
+
+def upload_read_limit(services: Services) -> int:
+    """How much of an upload to read: one byte over the cap is enough to refuse it."""
+    return services.settings.max_upload_bytes + 1
 
 
 async def start_import(
     services: Services, actor: Actor | None, request: ImportRequest
 ) -> ClientImport:
     """Check the file synchronously, store it with its job row, and queue the job."""
-    provider_id = require_verified_provider(actor)
+    provider_id = require_verified_provider(actor).provider_id
     settings = services.settings
     if not await services.limiter.hit(
         f"import:provider:{provider_id}", limit=IMPORTS_PER_HOUR, window_seconds=3600
     ):
-        raise ImportRateLimited("Too many imports in the last hour. Try again later.")
+        raise RateLimited("Too many imports in the last hour. Try again later.")
     if len(request.data) > settings.max_upload_bytes:
         raise ImportFileError(
-            FILE_TOO_LARGE,
+            FileErrorCode.FILE_TOO_LARGE,
             f"The file is larger than {settings.max_upload_bytes // 1_000_000} MB. "
             "Split it into smaller files and import each.",
         )
@@ -78,7 +80,8 @@ async def start_import(
         max_bytes=settings.max_upload_bytes,
     )
 
-    async def store(conn: BaseDBAsyncClient) -> ClientImport:
+    async def store(uow: UnitOfWork) -> ClientImport:
+        conn = uow.conn
         job = await ClientImport.create(
             provider_id=provider_id,
             file_name=_file_name(request.file_name),
@@ -93,15 +96,14 @@ async def start_import(
             using_db=conn,
         )
         await ClientImportFile.create(client_import=job, data=request.data, using_db=conn)
+        uow.enqueue(Job.RUN_IMPORT, str(job.id), job_id=import_job_id(job.id))
         return job
 
-    job = await in_transaction_retried(store)
-    await services.queue.enqueue(RUN_IMPORT, str(job.id), job_id=f"import:{job.id}")
-    return job
+    return await in_unit_of_work(services, store)
 
 
 async def _own_import(actor: Actor | None, import_id: str) -> ClientImport:
-    provider_id = require_provider(actor)
+    provider_id = require_provider(actor).provider_id
     job = await ClientImport.get_or_none(id=parse_id(import_id), provider_id=provider_id)
     if job is None:
         raise NotFound("No import with that id is yours.")
@@ -116,29 +118,47 @@ async def get_import(actor: Actor | None, import_id: str) -> ClientImport | None
         return None
 
 
-async def own_import(actor: Actor | None, import_id: str) -> ClientImport:
-    return await _own_import(actor, import_id)
+async def follow_import(
+    actor: Actor | None, import_id: str, listen: Listen
+) -> AsyncIterator[ClientImport]:
+    """The import as it is now, then after each published batch, until it finishes.
+
+    Subscribes before reading, so no batch slips between the two; an event published before
+    that read is dropped. Each event carries the whole snapshot, so nothing is read again.
+    """
+    job = await _own_import(actor, import_id)
+    async with listen(import_channel(job.id)) as events:
+        await job.refresh_from_db()
+        yield job
+        if job.status in TERMINAL:
+            return
+        async for raw in events:
+            progress = ImportProgress.from_json(raw)
+            if progress.status is job.status and progress.processed_rows <= job.processed_rows:
+                continue  # published before the state read above
+            progress.apply_to(job)
+            yield job
+            if job.status in TERMINAL:
+                return
 
 
-async def list_imports(
-    actor: Actor | None, first: int, after: str | None
-) -> tuple[list[tuple[str, ClientImport]], bool, LazyCount]:
-    provider_id = require_provider(actor)
-    first = max(0, min(first, MAX_PAGE))
+async def list_imports(actor: Actor | None, first: int, after: str | None) -> Page[ClientImport]:
+    provider_id = require_provider(actor).provider_id
+    first = page_size(first)
     query = ClientImport.filter(provider_id=provider_id)
     count = count_of(query)
     if after:
         at, last_id = read_time_cursor(after)
         query = query.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
     jobs = await query.order_by("-created_at", "-id").limit(first + 1)
-    page = [(time_cursor(j.created_at, j.id), j) for j in jobs[:first]]
-    return page, len(jobs) > first, count
+    items = [(time_cursor(j.created_at, j.id), j) for j in jobs[:first]]
+    return Page(items, len(jobs) > first, count)
 
 
 async def list_issues(
     job: ClientImport, first: int, after: str | None, severity: str | None
-) -> tuple[list[tuple[str, ClientImportIssue]], bool, LazyCount]:
-    first = max(0, min(first, MAX_PAGE))
+) -> Page[ClientImportIssue]:
+    first = page_size(first)
     query = ClientImportIssue.filter(client_import_id=job.id)
     if severity:
         query = query.filter(severity=severity)
@@ -146,7 +166,8 @@ async def list_issues(
     if after:
         query = query.filter(id__gt=read_int_cursor(after))
     issues = await query.order_by("id").limit(first + 1)
-    return [(encode_cursor([i.row, i.id]), i) for i in issues[:first]], len(issues) > first, total
+    items = [(encode_cursor([i.row, i.id]), i) for i in issues[:first]]
+    return Page(items, len(issues) > first, total)
 
 
 async def cancel_import(services: Services, actor: Actor | None, import_id: str) -> ClientImport:
@@ -154,13 +175,25 @@ async def cancel_import(services: Services, actor: Actor | None, import_id: str)
     if job.status in TERMINAL:
         raise InvalidState(f"This import is already {job.status.value.lower()}.")
     if job.status is ImportStatus.QUEUED:
-        stopped = await ClientImport.filter(id=job.id, status=ImportStatus.QUEUED).update(
-            status=ImportStatus.CANCELLED, cancel_requested=True, finished_at=datetime.now(UTC)
-        )
-        if stopped:
-            await forget_file(job.id)
+
+        async def stop(uow: UnitOfWork) -> bool:
+            stopped = (
+                await ClientImport.filter(id=job.id, status=ImportStatus.QUEUED)
+                .using_db(uow.conn)
+                .update(
+                    status=ImportStatus.CANCELLED,
+                    cancel_requested=True,
+                    finished_at=datetime.now(UTC),
+                )
+            )
+            if stopped:
+                await forget_file(job.id, uow.conn)
+                fresh = await ClientImport.filter(id=job.id).using_db(uow.conn).get()
+                uow.publish(import_channel(job.id), ImportProgress.of(fresh))
+            return bool(stopped)
+
+        if await in_unit_of_work(services, stop):
             await job.refresh_from_db()
-            await services.events.publish(import_channel(job.id), snapshot(job))
             return job
     await ClientImport.filter(id=job.id).update(cancel_requested=True)
     await job.refresh_from_db()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from models import OutboxMessage, OutboxStatus
 from resolvers import audit
-from resolvers.accounts import RateLimited
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
-from resolvers.clients import INVITATION, queue_invitation
-from resolvers.errors import InvalidState, NotFound
+from resolvers.clients import queue_invitation
+from resolvers.effects import EmailKind
+from resolvers.errors import InvalidState, NotFound, RateLimited
 from resolvers.policies import invitations_visible_to, parse_id
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
@@ -41,7 +41,9 @@ async def resend_invitation(services: Services, actor: Actor | None, client_id: 
         # One new e-mail, not one per click: a pending earlier copy is dropped (and the links
         # already sent keep working until the new one goes out and replaces them).
         await (
-            OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
+            OutboxMessage.filter(
+                kind=EmailKind.INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
+            )
             .using_db(uow.conn)
             .update(status=OutboxStatus.CANCELLED, last_error="superseded by a resend")
         )

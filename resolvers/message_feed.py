@@ -8,16 +8,9 @@ from uuid import UUID
 
 from models import Message
 from resolvers.actor import Actor
+from resolvers.effects import MessagePosted, messages_channel
 from resolvers.errors import NotFound
 from resolvers.policies import messages_visible_to, parse_id, require_party, threads_visible_to
-
-
-def message_channel(user_id: UUID | str) -> str:
-    return f"user-messages:{user_id}"
-
-
-def message_event(message: Message) -> dict[str, Any]:
-    return {"message_id": str(message.id), "thread_id": str(message.thread_id)}
 
 
 @dataclass(frozen=True)
@@ -37,17 +30,18 @@ async def open_feed(actor: Actor | None, thread_id: str | None) -> Feed:
             only = None
         if only is None or not await threads_visible_to(party).filter(id=only).exists():
             raise NotFound("No conversation with that id.")
-    return Feed(channel=message_channel(party.user_id), thread_id=only)
+    return Feed(channel=messages_channel(party.user_id), thread_id=only)
 
 
 async def delivered(actor: Actor | None, feed: Feed, event: dict[str, Any]) -> Message | None:
     """The message an event names, read back through the viewer's own scope."""
     if actor is None:
         return None
-    if feed.thread_id is not None and event.get("thread_id") != str(feed.thread_id):
+    posted = MessagePosted.from_json(event)
+    if feed.thread_id is not None and posted.thread_id != str(feed.thread_id):
         return None
     try:
-        message_id = parse_id(str(event.get("message_id")))
+        message_id = parse_id(posted.message_id)
     except NotFound:
         return None
     return await messages_visible_to(actor).get_or_none(id=message_id)

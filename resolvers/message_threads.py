@@ -13,11 +13,16 @@ from models import Message, MessageThread, Provider, Role
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, client_view, links_of
-from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
+from resolvers.cursors import count_of, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
-from resolvers.policies import parse_id, require_party, threads_visible_to
-
-MAX_PAGE = 100
+from resolvers.pages import Page, page_size
+from resolvers.policies import (
+    parse_id,
+    party_or_none,
+    require_party,
+    takes_part_in,
+    threads_visible_to,
+)
 
 
 @dataclass(frozen=True)
@@ -29,26 +34,8 @@ class ThreadView:
     provider: Provider
 
 
-@dataclass(frozen=True)
-class ThreadPage:
-    items: list[tuple[str, ThreadView]]
-    has_next_page: bool
-    count: LazyCount = nothing_to_count
-
-
-@dataclass(frozen=True)
-class MessagePage:
-    items: list[tuple[str, Message]]
-    has_next_page: bool
-    count: LazyCount = nothing_to_count
-
-
 def other_side(role: Role) -> Role:
     return Role.CLIENT if role is Role.PROVIDER else Role.PROVIDER
-
-
-def _page_size(first: int) -> int:
-    return max(0, min(first, MAX_PAGE))
 
 
 async def thread_views(actor: Actor, threads: Sequence[MessageThread]) -> list[ThreadView]:
@@ -59,10 +46,10 @@ async def thread_views(actor: Actor, threads: Sequence[MessageThread]) -> list[T
     ]
 
 
-async def list_threads(actor: Actor | None, first: int, after: str | None) -> ThreadPage:
+async def list_threads(actor: Actor | None, first: int, after: str | None) -> Page[ThreadView]:
     """Newest activity first. A thread that moves up between pages may be seen twice."""
     party = require_party(actor)
-    size = _page_size(first)
+    size = page_size(first)
     query = threads_visible_to(party)
     count = count_of(query)
     if after:
@@ -77,26 +64,27 @@ async def list_threads(actor: Actor | None, first: int, after: str | None) -> Th
     items = [(time_cursor(v.thread.last_message_at, v.thread.id), v) for v in views]
     # a page of conversations shows each client's name: audited, in one INSERT
     await audit.record_each(party, "messages.list", [v.thread.client_id for v in views])
-    return ThreadPage(items=items, has_next_page=len(rows) > size, count=count)
+    return Page(items=items, has_next_page=len(rows) > size, count=count)
 
 
 async def get_thread(actor: Actor | None, thread_id: str) -> ThreadView | None:
     """One of the viewer's threads, or None exactly as for an unknown id."""
-    if actor is None or not (actor.is_provider or actor.is_client):
+    party = party_or_none(actor)
+    if party is None:
         return None
     try:
         key = parse_id(thread_id)
     except NotFound:
         return None
     thread = (
-        await threads_visible_to(actor)
+        await threads_visible_to(party)
         .get_or_none(id=key)
         .select_related("provider", "client", "client__user")
     )
     if thread is None:
         return None
-    await audit.record(actor, "messages.read", client_id=thread.client_id, subject_id=thread.id)
-    return (await thread_views(actor, [thread]))[0]
+    await audit.record(party, "messages.read", client_id=thread.client_id, subject_id=thread.id)
+    return (await thread_views(party, [thread]))[0]
 
 
 async def visible_thread(actor: Actor, thread_id: str) -> ThreadView:
@@ -106,21 +94,13 @@ async def visible_thread(actor: Actor, thread_id: str) -> ThreadView:
     return view
 
 
-def _is_party(actor: Actor | None, thread: MessageThread) -> bool:
-    if actor is None:
-        return False
-    if actor.is_provider:
-        return thread.provider_id == actor.provider_id
-    return actor.is_client and thread.client_id == actor.client_id
-
-
 async def list_messages(
     actor: Actor | None, thread: MessageThread, first: int, after: str | None
-) -> MessagePage:
+) -> Page[Message]:
     """Newest first; `after` continues towards older messages."""
-    if not _is_party(actor, thread):
-        return MessagePage(items=[], has_next_page=False)
-    size = _page_size(first)
+    if not takes_part_in(actor, thread):
+        return Page(items=[], has_next_page=False)
+    size = page_size(first)
     query = Message.filter(thread_id=thread.id)
     count = count_of(query)
     if after:
@@ -128,7 +108,7 @@ async def list_messages(
         query = query.filter(Q(sent_at__lt=at) | Q(sent_at=at, id__lt=last_id))
     rows = await query.order_by("-sent_at", "-id").limit(size + 1)
     items = [(time_cursor(m.sent_at, m.id), m) for m in rows[:size]]
-    return MessagePage(items=items, has_next_page=len(rows) > size, count=count)
+    return Page(items=items, has_next_page=len(rows) > size, count=count)
 
 
 async def unread_counts(keys: Sequence[tuple[UUID, Role]]) -> list[int]:

@@ -12,12 +12,16 @@ from tortoise.expressions import Q
 from models import AddedVia, Client, Message, MessageThread, Provider, ProviderClient, Role
 from resolvers import audit
 from resolvers.acceptance import accept_into
-from resolvers.accounts import RateLimited
-from resolvers.actor import Actor
-from resolvers.client_events import client_channel
+from resolvers.actor import Actor, ClientActor, PartyActor, ProviderActor
 from resolvers.client_views import account_of, client_view, link_view
-from resolvers.errors import FieldProblem, InvalidInput, NotFound
-from resolvers.message_feed import message_channel, message_event
+from resolvers.effects import (
+    ClientsChanged,
+    EmailKind,
+    MessagePosted,
+    clients_channel,
+    messages_channel,
+)
+from resolvers.errors import FieldProblem, InvalidInput, NotFound, RateLimited
 from resolvers.message_threads import ThreadView, other_side, visible_thread
 from resolvers.policies import parse_id, require_party, require_verified_provider, visible_link
 from resolvers.ports import Services
@@ -27,7 +31,6 @@ MAX_BODY = 5000
 MESSAGES_PER_MINUTE = 20
 NEW_CONVERSATIONS_PER_DAY = 20  # a client writing to many providers joins many lists
 NOTIFY_EVERY = timedelta(minutes=15)
-NEW_MESSAGE_EMAIL = "email.new_message"
 
 
 @dataclass(frozen=True)
@@ -114,14 +117,16 @@ async def _notify(
     claimed = await MessageThread.filter(due, id=thread.id).using_db(uow.conn).update(**stamp)
     if claimed:
         await uow.add_outbox(
-            NEW_MESSAGE_EMAIL, {"user_id": str(user_id), "thread_id": str(thread.id)}
+            EmailKind.NEW_MESSAGE, {"user_id": str(user_id), "thread_id": str(thread.id)}
         )
 
 
 def _announce(uow: UnitOfWork, message: Message, *user_ids: UUID) -> None:
     """Both parties' channels: the recipient, and the sender's other sessions."""
     for user_id in dict.fromkeys(user_ids):
-        uow.publish(message_channel(user_id), message_event(message))
+        uow.publish(
+            messages_channel(user_id), MessagePosted(str(message.id), str(message.thread_id))
+        )
 
 
 async def _put_on_list(uow: UnitOfWork, actor: Actor, provider_id: UUID, client: Client) -> None:
@@ -162,10 +167,12 @@ async def _put_on_list(uow: UnitOfWork, actor: Actor, provider_id: UUID, client:
     else:
         return
     await audit.record(actor, action, client_id=client_id, conn=uow.conn)
-    uow.publish(client_channel(provider_id), {"client_id": str(client_id)})
+    uow.publish(clients_channel(provider_id), ClientsChanged.of(client_id))
 
 
-async def _from_provider(services: Services, actor: Actor, target: str, body: str) -> SentMessage:
+async def _from_provider(
+    services: Services, actor: ProviderActor, target: str, body: str
+) -> SentMessage:
     """To a client on the provider's list; an archived one too (archiving only hides them)."""
     require_verified_provider(actor)
     link = await visible_link(actor, target)
@@ -190,7 +197,9 @@ async def _from_provider(services: Services, actor: Actor, target: str, body: st
     return SentMessage(message, ThreadView(thread, link_view(link), provider))
 
 
-async def _from_client(services: Services, actor: Actor, target: str, body: str) -> SentMessage:
+async def _from_client(
+    services: Services, actor: ClientActor, target: str, body: str
+) -> SentMessage:
     """To any provider, which puts the client on (or back on) that provider's list."""
     provider = await Provider.get_or_none(id=parse_id(target)).select_related("user")
     if provider is None:
@@ -223,16 +232,21 @@ async def send_message(
     party = require_party(actor)
     body = _checked_body(party, data)
     await _throttle(services, f"messages:{party.user_id}", MESSAGES_PER_MINUTE, 60)
-    if party.is_provider:
-        send, target = _from_provider, data.client_id
-    else:
-        send, target = _from_client, data.provider_id
-    assert target is not None
     try:
-        return await send(services, party, target, body)
+        return await _send(services, party, data, body)
     except IntegrityError:
         # A parallel message created the same thread or list entry a moment ago.
-        return await send(services, party, target, body)
+        return await _send(services, party, data, body)
+
+
+async def _send(
+    services: Services, party: PartyActor, data: OutgoingMessage, body: str
+) -> SentMessage:
+    if isinstance(party, ProviderActor):
+        assert data.client_id is not None  # _checked_body refused a message without one
+        return await _from_provider(services, party, data.client_id, body)
+    assert data.provider_id is not None
+    return await _from_client(services, party, data.provider_id, body)
 
 
 async def mark_thread_read(actor: Actor | None, thread_id: str) -> ThreadView:

@@ -21,7 +21,8 @@ def _fold_unicode(text: str) -> str:
 
 
 def display_name(first: str, last: str, preferred: str | None) -> str:
-    return f"{preferred or first} {last}".strip()
+    """How a client is addressed: the preferred name, else the legal first name, then the last."""
+    return f"{preferred or first} {last}"
 
 
 def search_fields(first: str, last: str, preferred: str | None, email: str) -> dict[str, str]:

@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from tortoise.functions import Max
 
 from models import Client, FormAcknowledgement, FormDocument, FormKind
 
-STEPS = ("VERIFY_EMAIL", "ADD_INSURANCE", "ADD_BILLING", "ACKNOWLEDGE_FORMS")
+
+class OnboardingStep(StrEnum):
+    """What a client still has to do before an appointment can be confirmed, in order."""
+
+    VERIFY_EMAIL = "VERIFY_EMAIL"
+    ADD_INSURANCE = "ADD_INSURANCE"
+    ADD_BILLING = "ADD_BILLING"
+    ACKNOWLEDGE_FORMS = "ACKNOWLEDGE_FORMS"
+
+
+STEPS = tuple(OnboardingStep)
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ from resolvers.credentials import (
     login_counters,
     login_email,
 )
-from resolvers.errors import AuthFailure, not_authenticated
+from resolvers.effects import EmailKind
+from resolvers.errors import AuthFailure, ErrorCode, not_authenticated
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, end_sessions, open_session
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 from resolvers.verification import invalid_token, revoke_tokens
-
-PASSWORD_RESET = "email.password_reset"
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ async def request_password_reset(
 
         async def queue(uow: UnitOfWork) -> None:
             # ids only: the worker issues the token when it renders the e-mail
-            await uow.add_outbox(PASSWORD_RESET, {"user_id": str(user_id)})
+            await uow.add_outbox(EmailKind.PASSWORD_RESET, {"user_id": str(user_id)})
 
         await in_unit_of_work(services, queue)
     return True
@@ -121,7 +120,7 @@ async def change_password(
     await check_not_locked(services, counters)
     if not await verify_password(services.settings, user.password_hash, change.current_password):
         await count_failure(services, counters)
-        raise AuthFailure("The current password is not right.", code="INVALID_CREDENTIALS")
+        raise AuthFailure("The current password is not right.", code=ErrorCode.INVALID_CREDENTIALS)
     problems = await check_password(
         services.settings, change.new_password, field="newPassword", user_inputs=[user.email]
     )

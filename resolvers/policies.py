@@ -1,41 +1,91 @@
-"""Who may see which client: the one place that scopes queries by the actor."""
+"""Who may do what: the one place that checks roles and scopes queries by the actor."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any
 from uuid import UUID
 
 from tortoise.queryset import QuerySet
 
 from models import Appointment, Message, MessageThread, ProviderClient
-from resolvers.actor import Actor
+from resolvers.actor import Actor, ClientActor, PartyActor, ProviderActor, StaffActor
 from resolvers.client_views import ClientView
 from resolvers.errors import NotFound, email_not_verified, forbidden, not_authenticated
 
 
-def require_provider(actor: Actor | None) -> UUID:
+def _fields(actor: Actor) -> dict[str, Any]:
+    return {f.name: getattr(actor, f.name) for f in fields(Actor)}
+
+
+def require_provider(actor: Actor | None) -> ProviderActor:
     if actor is None:
         raise not_authenticated()
+    if isinstance(actor, ProviderActor):
+        return actor
     if not actor.is_provider or actor.provider_id is None:
         raise forbidden("manage a client list")
-    return actor.provider_id
+    return ProviderActor(**_fields(actor))
 
 
-def require_verified_provider(actor: Actor | None) -> UUID:
+def require_verified_provider(actor: Actor | None) -> ProviderActor:
     """A provider who confirmed their own e-mail: needed to store a client's data or mail them."""
-    provider_id = require_provider(actor)
-    assert actor is not None
-    if not actor.email_verified:
+    provider = require_provider(actor)
+    if not provider.email_verified:
         raise email_not_verified()
-    return provider_id
+    return provider
 
 
-def require_client(actor: Actor | None) -> UUID:
+def require_client(actor: Actor | None) -> ClientActor:
     """A client acting on their own record: onboarding steps and profile."""
     if actor is None:
         raise not_authenticated()
+    if isinstance(actor, ClientActor):
+        return actor
     if not actor.is_client or actor.client_id is None:
         raise forbidden("change a client's own details; only the client can")
-    return actor.client_id
+    return ClientActor(**_fields(actor))
+
+
+def require_staff(actor: Actor | None) -> StaffActor:
+    if actor is None:
+        raise not_authenticated()
+    if isinstance(actor, StaffActor):
+        return actor
+    if not actor.is_staff:
+        raise forbidden("use staff tools")
+    return StaffActor(**_fields(actor))
+
+
+def party_or_none(actor: Actor | None) -> PartyActor | None:
+    """The actor as a provider or a client, or None for anyone else (answered as "not found")."""
+    if actor is None:
+        return None
+    if actor.is_provider:
+        return require_provider(actor)
+    if actor.is_client:
+        return require_client(actor)
+    return None
+
+
+def require_party(actor: Actor | None) -> PartyActor:
+    """A provider or a client: the two sides of appointments and conversations."""
+    if actor is None:
+        raise not_authenticated()
+    party = party_or_none(actor)
+    if party is None:
+        raise forbidden("take part in conversations or appointments")
+    return party
+
+
+def takes_part_in(actor: Actor | None, thread: MessageThread) -> bool:
+    """The row-level twin of `threads_visible_to`, for a thread already loaded."""
+    party = party_or_none(actor)
+    if isinstance(party, ProviderActor):
+        return thread.provider_id == party.provider_id
+    if isinstance(party, ClientActor):
+        return thread.client_id == party.client_id
+    return False
 
 
 def links_visible_to(actor: Actor) -> QuerySet[ProviderClient]:
@@ -54,15 +104,6 @@ def invitations_visible_to(actor: Actor | None) -> QuerySet[ProviderClient]:
     if actor.is_staff:
         return ProviderClient.all()
     raise forbidden("send invitations")
-
-
-def require_party(actor: Actor | None) -> Actor:
-    """A provider or a client: the two sides of appointments and conversations."""
-    if actor is None:
-        raise not_authenticated()
-    if not (actor.is_provider or actor.is_client):
-        raise forbidden("take part in conversations or appointments")
-    return actor
 
 
 def appointments_visible_to(actor: Actor) -> QuerySet[Appointment]:

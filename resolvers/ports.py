@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +23,11 @@ class EventBus(Protocol):
 
     def listen(self, *channels: str) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
         """Subscribed once entered, so state read afterwards misses no event."""
+
+
+# How a use case that follows a live stream listens: the schema passes one that also holds
+# the socket's subscription slot and renews its loaders per event.
+Listen = Callable[[str], AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]]
 
 
 class RateLimiter(Protocol):

@@ -10,11 +10,11 @@ from tortoise.functions import Count
 
 from caseload.settings import Settings
 from models import Client, FormAcknowledgement, ProviderClient
+from resolvers.effects import EmailKind
 from resolvers.onboarding import clients_with_current_forms, current_form_ids, state_of
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
-ONBOARDING_REMINDER = "email.onboarding_reminder"
 BATCH = 200
 
 
@@ -81,7 +81,7 @@ async def _claim(services: Services, client: Client, sent: int) -> bool:
             subject = {"record_id": str(link.id)}
         else:
             subject = {"user_id": str(client.user.id)}
-        await uow.add_outbox(ONBOARDING_REMINDER, {**subject, "reminder": sent + 1})
+        await uow.add_outbox(EmailKind.ONBOARDING_REMINDER, {**subject, "reminder": sent + 1})
         return True
 
     return await in_unit_of_work(services, work)

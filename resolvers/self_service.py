@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 
 from models import Client, FormAcknowledgement, FormDocument
 from resolvers import audit
-from resolvers.actor import Actor
+from resolvers.actor import Actor, ClientActor
 from resolvers.billing import PaymentRejected, payment_processor
 from resolvers.client_events import announce_client_change
 from resolvers.client_input import Checker, ClientChanges, InsuranceData, check_changes
@@ -24,13 +24,12 @@ from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 MAX_FORM_IDS = 20
 
 
-async def _own(actor: Actor | None) -> tuple[Actor, Client]:
-    client_id = require_client(actor)
-    assert actor is not None
-    client = await Client.get_or_none(id=client_id).select_related("user")
+async def _own(actor: Actor | None) -> tuple[ClientActor, Client]:
+    person = require_client(actor)
+    client = await Client.get_or_none(id=person.client_id).select_related("user")
     if client is None:
         raise not_authenticated()
-    return actor, client
+    return person, client
 
 
 def _view(client: Client) -> ClientView:

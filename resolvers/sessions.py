@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from caseload.security import new_token, token_digest
 from caseload.settings import Settings
 from models import Client, Provider, Role, Session, User
 from resolvers.actor import Actor
+from resolvers.effects import SESSIONS_REVOKED, SessionsRevoked
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
-
-# Every API process listens here and closes the open WebSockets of the sessions named.
-SESSIONS_REVOKED = "sessions-revoked"
 
 # last_seen_at is written at most this often, so reads do not each cost a write
 _TOUCH_EVERY = timedelta(seconds=30)
@@ -94,12 +91,8 @@ async def session_is_live(settings: Settings, session_id: object) -> bool:
     return session is not None and _usable(settings, session, datetime.now(UTC))
 
 
-def revoked_event(session_ids: list[UUID]) -> dict[str, Any]:
-    return {"session_ids": [str(session_id) for session_id in session_ids]}
-
-
-def revoked_session_ids(event: dict[str, Any]) -> set[str]:
-    return {str(value) for value in event.get("session_ids", [])}
+def revoked_event(session_ids: list[UUID]) -> SessionsRevoked:
+    return SessionsRevoked(tuple(str(session_id) for session_id in session_ids))
 
 
 async def end_sessions(uow: UnitOfWork, user_id: UUID, *, keep: UUID | None = None) -> None:

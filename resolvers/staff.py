@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model
@@ -24,40 +24,25 @@ from models import (
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
-from resolvers.cursors import LazyCount, count_of, nothing_to_count, read_time_cursor, time_cursor
-from resolvers.errors import InvalidState, NotFound, forbidden, not_authenticated
-from resolvers.imports import RUN_IMPORT
-from resolvers.policies import parse_id
+from resolvers.cursors import LazyCount, count_of, read_time_cursor, time_cursor
+from resolvers.effects import Job, import_retry_job_id, outbox_retry_job_id
+from resolvers.errors import InvalidState, NotFound
+from resolvers.pages import Page, page_size
+from resolvers.policies import parse_id, require_staff
 from resolvers.ports import Services
-from resolvers.unit_of_work import DELIVER_OUTBOX
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
-MAX_PAGE = 100
 RETRYABLE_OUTBOX = (OutboxStatus.FAILED, OutboxStatus.CANCELLED)
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class StaffPage(Generic[T]):
-    items: list[tuple[str, T]]  # (cursor, item)
-    has_next_page: bool
-    count: LazyCount = nothing_to_count
-
-
-def require_staff(actor: Actor | None) -> Actor:
-    if actor is None:
-        raise not_authenticated()
-    if not actor.is_staff:
-        raise forbidden("use staff tools")
-    return actor
-
-
 async def _page(
     query: QuerySet[M], first: int, after: str | None, *, time_field: str = "created_at"
 ) -> tuple[list[tuple[str, M]], bool, LazyCount]:
     """Newest first, keyset-paginated over (time, id); the count is of the whole list."""
-    first = max(0, min(first, MAX_PAGE))
+    first = page_size(first)
     count = count_of(query)
     if after:
         at, last_id = read_time_cursor(after)
@@ -71,7 +56,7 @@ async def _page(
 
 async def list_providers(
     actor: Actor | None, search: str | None, first: int, after: str | None
-) -> StaffPage[Provider]:
+) -> Page[Provider]:
     actor = require_staff(actor)
     query = Provider.all().select_related("user")
     if search and (needle := " ".join(search.split())):
@@ -82,12 +67,12 @@ async def list_providers(
         )
     items, more, count = await _page(query, first, after)
     await audit.record(actor, "staff.providers.list")
-    return StaffPage(items, more, count)
+    return Page(items, more, count)
 
 
 async def list_provider_clients(
     actor: Actor | None, provider_id: str, first: int, after: str | None
-) -> StaffPage[ClientView]:
+) -> Page[ClientView]:
     """A provider's active and archived clients; one audit event per client returned."""
     actor = require_staff(actor)
     provider = await Provider.get_or_none(id=parse_id(provider_id))
@@ -99,37 +84,45 @@ async def list_provider_clients(
     await audit.record_each(
         actor, "staff.client.read", [link.client_id for _, link in links], subject_id=provider.id
     )
-    return StaffPage(items, more, count)
+    return Page(items, more, count)
 
 
 async def list_client_imports(
     actor: Actor | None, status: ImportStatus | None, first: int, after: str | None
-) -> StaffPage[ClientImport]:
-    return await _list_by_status(actor, ClientImport, status, first, after, "staff.imports.list")
+) -> Page[ClientImport]:
+    wanted = [status] if status is not None else []
+    return await _list_by_status(actor, ClientImport, wanted, first, after, "staff.imports.list")
 
 
 async def list_outbox(
-    actor: Actor | None, status: OutboxStatus | None, first: int, after: str | None
-) -> StaffPage[OutboxMessage]:
-    return await _list_by_status(actor, OutboxMessage, status, first, after, "staff.outbox.list")
+    actor: Actor | None,
+    status: OutboxStatus | None,
+    first: int,
+    after: str | None,
+    *,
+    among: Sequence[OutboxStatus] = (),
+) -> Page[OutboxMessage]:
+    """`among`, used when no `status` is given, narrows to several (the CLI's default view)."""
+    wanted = [status] if status is not None else list(among)
+    return await _list_by_status(actor, OutboxMessage, wanted, first, after, "staff.outbox.list")
 
 
 async def _list_by_status(
     actor: Actor | None,
     model: type[M],
-    status: StrEnum | None,
+    statuses: Sequence[StrEnum],
     first: int,
     after: str | None,
     action: str,
-) -> StaffPage[M]:
-    """Rows of every provider, newest first, optionally of one status; the read is audited."""
+) -> Page[M]:
+    """Rows of every provider, newest first, of the given statuses (or any); audited."""
     actor = require_staff(actor)
     query = model.all()
-    if status is not None:
-        query = query.filter(status=status)
+    if statuses:
+        query = query.filter(status__in=list(statuses))
     items, more, count = await _page(query, first, after)
     await audit.record(actor, action)
-    return StaffPage(items, more, count)
+    return Page(items, more, count)
 
 
 @dataclass(frozen=True)
@@ -142,7 +135,7 @@ class AuditFilter:
 
 async def list_audit_events(
     actor: Actor | None, where: AuditFilter, first: int, after: str | None
-) -> StaffPage[AuditEvent]:
+) -> Page[AuditEvent]:
     actor = require_staff(actor)
     filters: dict[str, Any] = {}
     if where.actor_id:
@@ -155,7 +148,7 @@ async def list_audit_events(
         filters["created_at__lt"] = where.until
     items, more, count = await _page(AuditEvent.filter(**filters), first, after)
     await audit.record(actor, "staff.audit.list")
-    return StaffPage(items, more, count)
+    return Page(items, more, count)
 
 
 async def retry_outbox_message(
@@ -166,22 +159,29 @@ async def retry_outbox_message(
     message = await OutboxMessage.get_or_none(id=parse_id(message_id))
     if message is None:
         raise NotFound()
-    updated = await OutboxMessage.filter(id=message.id, status__in=RETRYABLE_OUTBOX).update(
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        last_error=None,
-        locked_until=None,
-        available_at=datetime.now(UTC),
-    )
-    if updated != 1:
-        raise InvalidState(
-            f"Only failed or cancelled messages can be retried; this one is {message.status.value}."
+
+    async def work(uow: UnitOfWork) -> None:
+        updated = (
+            await OutboxMessage.filter(id=message.id, status__in=RETRYABLE_OUTBOX)
+            .using_db(uow.conn)
+            .update(
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                last_error=None,
+                locked_until=None,
+                available_at=datetime.now(UTC),
+            )
         )
-    await audit.record(actor, "staff.outbox.retry", subject_id=message.id)
-    # A new job id: arq keeps the results of earlier attempts under their ids.
-    await services.queue.enqueue(
-        DELIVER_OUTBOX, str(message.id), job_id=f"outbox:{message.id}:retry:{uuid.uuid4().hex}"
-    )
+        if updated != 1:
+            raise InvalidState(
+                "Only failed or cancelled messages can be retried; "
+                f"this one is {message.status.value}."
+            )
+        await audit.record(actor, "staff.outbox.retry", subject_id=message.id, conn=uow.conn)
+        # A new job id: arq keeps the results of earlier attempts under their ids.
+        uow.enqueue(Job.DELIVER_OUTBOX, str(message.id), job_id=outbox_retry_job_id(message.id))
+
+    await in_unit_of_work(services, work)
     return await OutboxMessage.get(id=message.id)
 
 
@@ -193,18 +193,26 @@ async def retry_client_import(
     job = await ClientImport.get_or_none(id=parse_id(import_id))
     if job is None:
         raise NotFound()
-    updated = await ClientImport.filter(id=job.id, status=ImportStatus.FAILED).update(
-        status=ImportStatus.QUEUED,
-        lease_owner=None,
-        lease_expires_at=None,
-        failure_reason=None,
-        finished_at=None,
-        cancel_requested=False,
-    )
-    if updated != 1:
-        raise InvalidState(f"Only failed imports can be retried; this one is {job.status.value}.")
-    await audit.record(actor, "staff.import.retry", subject_id=job.id)
-    await services.queue.enqueue(
-        RUN_IMPORT, str(job.id), job_id=f"import:{job.id}:retry:{uuid.uuid4().hex}"
-    )
+
+    async def work(uow: UnitOfWork) -> None:
+        updated = (
+            await ClientImport.filter(id=job.id, status=ImportStatus.FAILED)
+            .using_db(uow.conn)
+            .update(
+                status=ImportStatus.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                failure_reason=None,
+                finished_at=None,
+                cancel_requested=False,
+            )
+        )
+        if updated != 1:
+            raise InvalidState(
+                f"Only failed imports can be retried; this one is {job.status.value}."
+            )
+        await audit.record(actor, "staff.import.retry", subject_id=job.id, conn=uow.conn)
+        uow.enqueue(Job.RUN_IMPORT, str(job.id), job_id=import_retry_job_id(job.id))
+
+    await in_unit_of_work(services, work)
     return await ClientImport.get(id=job.id)

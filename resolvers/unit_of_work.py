@@ -8,26 +8,21 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from caseload.db import is_transient
 from models import OutboxMessage
+from resolvers.effects import EmailKind, Event, Job, outbox_job_id
 from resolvers.ports import Services
 
 log = logging.getLogger(__name__)
 
-DELIVER_OUTBOX = "deliver_outbox"
 ATTEMPTS = 3
 FIRST_BACKOFF_SECONDS = 0.05
 
 T = TypeVar("T")
-
-
-def outbox_job_id(message_id: UUID, attempts: int) -> str:
-    return f"outbox:{message_id}:{attempts}"
 
 
 class UnitOfWork:
@@ -35,8 +30,9 @@ class UnitOfWork:
         self.conn = conn
         self.outbox: list[OutboxMessage] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.jobs: list[tuple[Job, tuple[Any, ...], str]] = []
 
-    async def add_outbox(self, kind: str, payload: dict[str, Any]) -> OutboxMessage:
+    async def add_outbox(self, kind: EmailKind, payload: dict[str, Any]) -> OutboxMessage:
         """Write an e-mail to send; `payload` holds ids only."""
         message = await OutboxMessage.create(
             kind=kind,
@@ -49,15 +45,22 @@ class UnitOfWork:
         self.outbox.append(message)
         return message
 
-    def publish(self, channel: str, message: dict[str, Any]) -> None:
-        self.events.append((channel, message))
+    def publish(self, channel: str, event: Event) -> None:
+        """A live event on `channel` (see resolvers.effects), published after commit."""
+        self.events.append((channel, event.to_json()))
+
+    def enqueue(self, job: Job, *args: Any, job_id: str) -> None:
+        """A job queued after commit; if Redis is away then, a sweeper queues it later."""
+        self.jobs.append((job, args, job_id))
 
 
 async def dispatch_outbox(services: Services, messages: list[OutboxMessage]) -> None:
     """Enqueue delivery; a Redis outage only delays it (the sweeper enqueues again)."""
     for message in messages:
         queued = await services.queue.enqueue(
-            DELIVER_OUTBOX, str(message.id), job_id=outbox_job_id(message.id, message.attempts)
+            Job.DELIVER_OUTBOX,
+            str(message.id),
+            job_id=outbox_job_id(message.id, message.attempts),
         )
         if not queued:
             log.warning("outbox message %s left for the sweeper", message.id)
@@ -66,6 +69,9 @@ async def dispatch_outbox(services: Services, messages: list[OutboxMessage]) -> 
 async def _release(services: Services, uow: UnitOfWork) -> None:
     """The effects of a committed transaction: enqueue its outbox rows, publish its events."""
     await dispatch_outbox(services, uow.outbox)
+    for job, args, job_id in uow.jobs:
+        if not await services.queue.enqueue(job, *args, job_id=job_id):
+            log.warning("job %s left for the sweeper", job_id)
     for channel, event in uow.events:
         await services.events.publish(channel, event)
 

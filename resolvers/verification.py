@@ -18,8 +18,8 @@ from resolvers import audit
 from resolvers.acceptance import accept_into, accept_into_new_account
 from resolvers.actor import Actor
 from resolvers.client_events import announce_client_change
-from resolvers.credentials import RateLimited, check_password, invalid_input
-from resolvers.errors import AuthFailure, FieldProblem, InvalidInput
+from resolvers.credentials import check_password, invalid_input
+from resolvers.errors import AuthFailure, ErrorCode, FieldProblem, InvalidInput, RateLimited
 from resolvers.names import search_fields
 from resolvers.ports import Services
 from resolvers.sessions import IssuedSession, open_session
@@ -32,7 +32,8 @@ ACCEPT_WINDOW_SECONDS = 15 * 60
 
 def invalid_token() -> AuthFailure:
     return AuthFailure(
-        "This link has expired or was already used. Ask for a new one.", code="INVALID_TOKEN"
+        "This link has expired or was already used. Ask for a new one.",
+        code=ErrorCode.INVALID_TOKEN,
     )
 
 
@@ -144,7 +145,7 @@ async def _check_account_password(
         raise AuthFailure(
             "This address already has a Caseload account: enter its password to accept "
             "the invitation.",
-            code="INVALID_CREDENTIALS",
+            code=ErrorCode.INVALID_CREDENTIALS,
         )
 
 

@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from models import Provider, Role, User
+from models import Provider, User
 from resolvers import accounts, verification
 from resolvers.errors import DomainError
 from resolvers.sessions import IssuedSession
 from schema.context import Info
 from schema.enum_docs import describe_enum
-from schema.errors import AuthError, InputError, to_error
+from schema.enums import Role
+from schema.errors import AuthError, InputError, expected
 from schema.nodes import Node
 
 if TYPE_CHECKING:
     from schema.clients import ClientType
 
 
-@strawberry.enum(name="Role")
-class RoleEnum(Enum):
-    PROVIDER = "PROVIDER"
-    CLIENT = "CLIENT"
-    STAFF = "STAFF"
-
-
 describe_enum(
-    RoleEnum,
+    Role,
     "What kind of account someone has.",
     {
         "PROVIDER": "A provider, who keeps a client list.",
@@ -59,14 +52,12 @@ class ProviderProfile(Node):
 class Viewer:
     id: strawberry.ID = strawberry.field(description="The account's id (not a client's id).")
     email: str = strawberry.field(description="The account's e-mail address, used to log in.")
-    role: RoleEnum = strawberry.field(description="What kind of account it is.")
+    role: Role = strawberry.field(description="What kind of account it is.")
     user: strawberry.Private[User]
 
     @strawberry.field(description="The provider's profile; set for providers only.")
     async def provider(self, info: Info) -> ProviderProfile | None:
-        if self.user.role is not Role.PROVIDER:
-            return None
-        provider = await Provider.get_or_none(user_id=self.user.id)
+        provider = await accounts.provider_profile(self.user)
         return ProviderProfile.from_model(provider) if provider else None
 
     @strawberry.field(description="The client's own record; set for clients only.")
@@ -82,7 +73,7 @@ class Viewer:
         return cls(
             id=strawberry.ID(str(user.id)),
             email=user.email,
-            role=RoleEnum(user.role.value),
+            role=user.role,
             user=user,
         )
 
@@ -156,19 +147,14 @@ class VerifyEmailInput:
 
 
 def auth_error(error: DomainError) -> AuthError | InputError:
-    result = to_error(error)
-    assert isinstance(result, AuthError | InputError)
-    return result
+    return expected(error, AuthError, InputError)
 
 
 @strawberry.type
 class AccountQueries:
     @strawberry.field(description="The logged-in account; null without a session.")
     async def me(self, info: Info) -> Viewer | None:
-        actor = info.context.actor
-        if actor is None:
-            return None
-        user = await User.get_or_none(id=actor.user_id)
+        user = await accounts.viewer_account(info.context.actor)
         return Viewer.from_user(user) if user else None
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import strawberry
 
-from models import AppointmentStatus
 from resolvers import appointment_list, appointments
 from resolvers.appointments import AppointmentView, NewAppointment
 from resolvers.errors import DomainError
@@ -15,14 +14,15 @@ from schema.accounts import ProviderProfile
 from schema.clients import ClientType
 from schema.context import Info
 from schema.enum_docs import describe_enum
+from schema.enums import AppointmentStatus
 from schema.errors import (
     AuthError,
     InputError,
     InvalidStateError,
     NotFoundError,
     OnboardingIncompleteError,
+    expected,
     public_error,
-    to_error,
 )
 from schema.nodes import (
     CURSOR,
@@ -36,9 +36,8 @@ from schema.nodes import (
     PageInfo,
 )
 
-AppointmentStatusEnum = strawberry.enum(AppointmentStatus, name="AppointmentStatus")
 describe_enum(
-    AppointmentStatusEnum,
+    AppointmentStatus,
     "Where an appointment stands.",
     {
         "SCHEDULED": "On the calendar, not confirmed yet.",
@@ -56,9 +55,7 @@ class AppointmentType(Node):
     ends_at: datetime = strawberry.field(
         description="When it ends: after the start, at most 8 hours later."
     )
-    status: AppointmentStatusEnum = strawberry.field(  # type: ignore[valid-type]
-        description="Where it stands."
-    )
+    status: AppointmentStatus = strawberry.field(description="Where it stands.")
 
     @strawberry.field(description="The client, as the viewer sees them.")
     def client(self) -> ClientType:
@@ -186,7 +183,14 @@ class AppointmentMutations:
         try:
             view = await appointments.schedule(ctx.services, ctx.actor, input.to_data())
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(
+                error,
+                InputError,
+                AuthError,
+                NotFoundError,
+                OnboardingIncompleteError,
+                InvalidStateError,
+            )
         return _result(view)
 
     @strawberry.mutation(
@@ -202,7 +206,14 @@ class AppointmentMutations:
         try:
             view = await appointments.confirm(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(
+                error,
+                InputError,
+                AuthError,
+                NotFoundError,
+                OnboardingIncompleteError,
+                InvalidStateError,
+            )
         return _result(view)
 
     @strawberry.mutation(description="Cancel a scheduled or confirmed appointment (providers).")
@@ -215,5 +226,12 @@ class AppointmentMutations:
         try:
             view = await appointments.cancel(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(
+                error,
+                InputError,
+                AuthError,
+                NotFoundError,
+                OnboardingIncompleteError,
+                InvalidStateError,
+            )
         return _result(view)

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from models import AddedVia
-from resolvers import client_edits, client_list, client_views, clients
+from resolvers import client_edits, client_list, clients, names
 from resolvers.client_input import ClientChanges, InsuranceData, NewClient
 from resolvers.client_views import ClientView, invitation_of, onboarding_of
 from resolvers.clients import AddedClient
@@ -16,15 +15,21 @@ from resolvers.errors import DomainError
 from resolvers.policies import edit_permission
 from schema.context import Info
 from schema.enum_docs import describe_enum
+from schema.enums import (
+    AddedVia,
+    ClientOrder,
+    InvitationStatus,
+    OnboardingFilter,
+    OnboardingStep,
+)
 from schema.errors import (
     AuthError,
     EditLockedError,
     InputError,
     InvalidStateError,
     NotFoundError,
-    OnboardingStep,
+    expected,
     public_error,
-    to_error,
 )
 from schema.nodes import (
     CURSOR,
@@ -41,15 +46,10 @@ from schema.nodes import (
 if TYPE_CHECKING:
     from schema.messaging import MessageThreadType
 
-ClientSource = strawberry.enum(AddedVia, name="ClientSource")
-OnboardingFilter = strawberry.enum(client_list.OnboardingFilter, name="OnboardingFilter")
-ClientOrder = strawberry.enum(client_list.ClientOrder, name="ClientOrder")
-InvitationStatus = strawberry.enum(client_views.InvitationStatus, name="InvitationStatus")
-
 NEVER_REVEALED = "Always false: whether an address has an account is never revealed."
 
 describe_enum(
-    ClientSource,
+    AddedVia,
     "How a client came onto a provider's list.",
     {
         "MANUAL": "The provider added them (addClient, addClients).",
@@ -127,9 +127,7 @@ class Onboarding:
 
 @strawberry.type(description="The invitation of one provider's list entry.")
 class Invitation:
-    status: InvitationStatus = strawberry.field(  # type: ignore[valid-type]
-        description="Where it stands."
-    )
+    status: InvitationStatus = strawberry.field(description="Where it stands.")
     sent_at: datetime | None = strawberry.field(
         description="When it was last sent; null before the first send."
     )
@@ -214,7 +212,7 @@ class ClientType(Node):
         description="How they came onto the viewing provider's list; null for the client's own "
         "record."
     )
-    def added_via(self) -> ClientSource | None:  # type: ignore[valid-type]
+    def added_via(self) -> AddedVia | None:
         return self.view.link.added_via if self.view.link else None
 
     @strawberry.field(description="The viewer may change this information now.")
@@ -262,7 +260,9 @@ class ClientType(Node):
             legal_first_name=c.legal_first_name,
             legal_last_name=c.legal_last_name,
             preferred_name=c.preferred_name,
-            display_name=f"{c.preferred_name or c.legal_first_name} {c.legal_last_name}",
+            display_name=names.display_name(
+                c.legal_first_name, c.legal_last_name, c.preferred_name
+            ),
             email=view.email,
             email_verified=view.email_verified,
             mobile_phone=c.mobile_phone,
@@ -451,13 +451,13 @@ class ClientQueries:
             strawberry.argument(description="True lists the archived clients instead."),
         ] = False,
         onboarding: Annotated[
-            OnboardingFilter | None,  # type: ignore[valid-type]
+            OnboardingFilter | None,
             strawberry.argument(description="Only clients whose onboarding is so."),
-        ] = client_list.OnboardingFilter.ANY,
+        ] = OnboardingFilter.ANY,
         order_by: Annotated[
-            ClientOrder | None,  # type: ignore[valid-type]
+            ClientOrder | None,
             strawberry.argument(description="The list's order."),
-        ] = client_list.ClientOrder.NAME_ASC,
+        ] = ClientOrder.NAME_ASC,
     ) -> ClientConnection:
         args = client_list.ClientListArgs(
             first=50 if first is None else first,
@@ -505,7 +505,7 @@ class ClientMutations:
         try:
             added = await clients.add_client(ctx.services, ctx.actor, input.to_data())
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InputError, AuthError)
         return AddClientSuccess.from_added(added)
 
     @strawberry.mutation(
@@ -523,10 +523,12 @@ class ClientMutations:
                 ctx.services, ctx.actor, [item.to_data() for item in input.clients]
             )
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InputError, AuthError)
         return AddClientsSuccess(
             results=[
-                AddClientSuccess.from_added(r) if isinstance(r, AddedClient) else to_error(r)  # type: ignore[misc]
+                AddClientSuccess.from_added(r)
+                if isinstance(r, AddedClient)
+                else expected(r, InputError, AuthError)
                 for r in results
             ]
         )
@@ -546,7 +548,9 @@ class ClientMutations:
                 ctx.services, ctx.actor, input.id, input.to_changes()
             )
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(
+                error, InputError, AuthError, NotFoundError, EditLockedError, InvalidStateError
+            )
         return client_result(view)
 
     @strawberry.mutation(
@@ -570,5 +574,7 @@ async def _set_archived(info: Info, client_id: str, archived: bool) -> ClientRes
     try:
         view = await client_edits.set_archived(ctx.services, ctx.actor, client_id, archived)
     except DomainError as error:
-        return to_error(error)  # type: ignore[return-value]
+        return expected(
+            error, InputError, AuthError, NotFoundError, EditLockedError, InvalidStateError
+        )
     return client_result(view)

@@ -1,8 +1,8 @@
-"""Error types of mutation unions, all implementing MutationError, and their mapping."""
+"""Error types of mutation unions, all implementing MutationError, and `expected`."""
 
 from __future__ import annotations
 
-from enum import Enum
+from typing import TypeVar, overload
 
 import strawberry
 from graphql import GraphQLError
@@ -14,36 +14,10 @@ from resolvers.errors import (
     InvalidInput,
     NotFound,
     OnboardingIncomplete,
+    RateLimited,
 )
 from schema.enum_docs import describe_enum
-
-
-@strawberry.enum
-class ErrorCode(Enum):
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_INPUT = "INVALID_INPUT"
-    EMAIL_TAKEN = "EMAIL_TAKEN"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    INVALID_TOKEN = "INVALID_TOKEN"
-    CLIENT_MANAGES_OWN_INFO = "CLIENT_MANAGES_OWN_INFO"
-    ONBOARDING_INCOMPLETE = "ONBOARDING_INCOMPLETE"
-    CLIENT_ARCHIVED = "CLIENT_ARCHIVED"
-    INVALID_STATE = "INVALID_STATE"
-    UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
-    PASSWORD_PROTECTED_FILE = "PASSWORD_PROTECTED_FILE"
-    EMPTY_FILE = "EMPTY_FILE"
-    FILE_TOO_LARGE = "FILE_TOO_LARGE"
-    TOO_MANY_ROWS = "TOO_MANY_ROWS"
-    MISSING_REQUIRED_COLUMNS = "MISSING_REQUIRED_COLUMNS"
-    RATE_LIMITED = "RATE_LIMITED"
-    EMAIL_NOT_VERIFIED = strawberry.enum_value(
-        "EMAIL_NOT_VERIFIED",
-        description="A provider who has not confirmed their own e-mail yet: follow the link of "
-        "the sign-up e-mail (resendEmailConfirmation sends another).",
-    )
-
+from schema.enums import ErrorCode, OnboardingStep
 
 describe_enum(
     ErrorCode,
@@ -132,14 +106,6 @@ class InvalidStateError(MutationError):
     pass
 
 
-@strawberry.enum
-class OnboardingStep(Enum):
-    VERIFY_EMAIL = "VERIFY_EMAIL"
-    ADD_INSURANCE = "ADD_INSURANCE"
-    ADD_BILLING = "ADD_BILLING"
-    ACKNOWLEDGE_FORMS = "ACKNOWLEDGE_FORMS"
-
-
 describe_enum(
     OnboardingStep,
     "A step a client takes before an appointment can be confirmed.",
@@ -177,23 +143,13 @@ class ImportFileError(MutationError):
     )
 
 
-AnyError = (
-    InputError
-    | AuthError
-    | NotFoundError
-    | EditLockedError
-    | InvalidStateError
-    | OnboardingIncompleteError
-)
-
-
-def to_error(error: DomainError) -> AnyError:
-    """The schema type of an expected failure."""
+def _member(error: DomainError) -> MutationError:
+    """The schema type of an expected failure, chosen by the error's class."""
     code = ErrorCode(error.code)
     if isinstance(error, InvalidInput):
         fields = [FieldError(field=f.field, message=f.message) for f in error.fields]
         return InputError(code=code, message=error.message, fields=fields)
-    if isinstance(error, AuthFailure):
+    if isinstance(error, AuthFailure | RateLimited):
         return AuthError(code=code, message=error.message)
     if isinstance(error, NotFound):
         return NotFoundError(code=code, message=error.message)
@@ -202,9 +158,52 @@ def to_error(error: DomainError) -> AnyError:
     if isinstance(error, OnboardingIncomplete):
         steps = [OnboardingStep(s) for s in error.missing_steps]
         return OnboardingIncompleteError(code=code, message=error.message, missing_steps=steps)
-    if code is ErrorCode.RATE_LIMITED:
-        return AuthError(code=code, message=error.message)
     return InvalidStateError(code=code, message=error.message)
+
+
+A = TypeVar("A", bound=MutationError)
+B = TypeVar("B", bound=MutationError)
+C = TypeVar("C", bound=MutationError)
+D = TypeVar("D", bound=MutationError)
+F = TypeVar("F", bound=MutationError)
+G = TypeVar("G", bound=MutationError)
+
+
+@overload
+def expected(error: DomainError, a: type[A], /) -> A: ...
+@overload
+def expected(error: DomainError, a: type[A], b: type[B], /) -> A | B: ...
+@overload
+def expected(error: DomainError, a: type[A], b: type[B], c: type[C], /) -> A | B | C: ...
+@overload
+def expected(
+    error: DomainError, a: type[A], b: type[B], c: type[C], d: type[D], /
+) -> A | B | C | D: ...
+@overload
+def expected(
+    error: DomainError, a: type[A], b: type[B], c: type[C], d: type[D], f: type[F], /
+) -> A | B | C | D | F: ...
+@overload
+def expected(
+    error: DomainError,
+    a: type[A],
+    b: type[B],
+    c: type[C],
+    d: type[D],
+    f: type[F],
+    g: type[G],
+    /,
+) -> A | B | C | D | F | G: ...
+def expected(error: DomainError, *members: type[MutationError]) -> MutationError:
+    """The member of a mutation's union for an expected failure, from those it declares.
+
+    An error whose type is not among `members` is a bug in the use case or the union:
+    it is raised again, so the client gets the masked error and the log has its type.
+    """
+    result = _member(error)
+    if not isinstance(result, members):
+        raise error
+    return result
 
 
 def public_error(error: DomainError) -> GraphQLError:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
 
-from importing.errors import ImportFileError as FileRefused
-from importing.model import ClientField as ClientFieldValue
 from models import ClientImport as ClientImportRow
 from resolvers import download_links, imports
 from resolvers.errors import DomainError
+from resolvers.imports import ImportFileError as FileRefused
 from schema.context import Info
 from schema.enum_docs import describe_enum
+from schema.enums import ClientField, ImportFormat, ImportStatus, IssueSeverity
 from schema.errors import (
     AuthError,
     ErrorCode,
@@ -23,8 +22,8 @@ from schema.errors import (
     InputError,
     InvalidStateError,
     NotFoundError,
+    expected,
     public_error,
-    to_error,
 )
 from schema.nodes import (
     CURSOR,
@@ -38,7 +37,6 @@ from schema.nodes import (
     PageInfo,
 )
 
-ClientField = strawberry.enum(ClientFieldValue, name="ClientField")
 describe_enum(
     ClientField,
     "A client field an import reads from a column of the file.",
@@ -55,13 +53,6 @@ describe_enum(
 IMPORT_ID = "The import's id."
 
 
-@strawberry.enum
-class ImportFormat(Enum):
-    CSV = "CSV"
-    XLSX = "XLSX"
-    VCF = "VCF"
-
-
 describe_enum(
     ImportFormat,
     "The kind of file an import reads.",
@@ -73,17 +64,8 @@ describe_enum(
 )
 
 
-@strawberry.enum
-class ClientImportStatus(Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
 describe_enum(
-    ClientImportStatus,
+    ImportStatus,
     "Where an import stands.",
     {
         "QUEUED": "Waiting for a worker.",
@@ -95,14 +77,8 @@ describe_enum(
 )
 
 
-@strawberry.enum
-class RowIssueSeverity(Enum):
-    ERROR = "ERROR"
-    WARNING = "WARNING"
-
-
 describe_enum(
-    RowIssueSeverity,
+    IssueSeverity,
     "How bad a row's issue is.",
     {
         "ERROR": "The row was skipped.",
@@ -113,9 +89,7 @@ describe_enum(
 
 @strawberry.type(description="Which column of the file a client field is read from.")
 class ColumnMapping:
-    field: ClientField = strawberry.field(  # type: ignore[valid-type]
-        description="The client field."
-    )
+    field: ClientField = strawberry.field(description="The client field.")
     column: str = strawberry.field(description="The column's header, as in the file.")
 
 
@@ -133,7 +107,7 @@ class RowIssue:
         "`INVALID_PHONE`, `DUPLICATE_ROW`."
     )
     message: str = strawberry.field(description="What is wrong, for a person; no cell values.")
-    severity: RowIssueSeverity = strawberry.field(
+    severity: IssueSeverity = strawberry.field(
         description="Whether the row was skipped or imported."
     )
 
@@ -158,7 +132,7 @@ class ClientImportType(Node):
     row: strawberry.Private[ClientImportRow]
     file_name: str = strawberry.field(description="The uploaded file's name.")
     format: ImportFormat = strawberry.field(description="The kind of file.")
-    status: ClientImportStatus = strawberry.field(description="Where it stands.")
+    status: ImportStatus = strawberry.field(description="Where it stands.")
     dry_run: bool = strawberry.field(
         description="Validate and count only: nothing is written and nothing is sent."
     )
@@ -210,7 +184,7 @@ class ClientImportType(Node):
     @strawberry.field(description="Which column each client field is read from.")
     def column_mapping(self) -> list[ColumnMapping]:
         return [
-            ColumnMapping(field=ClientFieldValue(m["field"]), column=m["column"])
+            ColumnMapping(field=ClientField(m["field"]), column=m["column"])
             for m in self.row.column_mapping
         ]
 
@@ -220,12 +194,12 @@ class ClientImportType(Node):
         first: First = 50,
         after: After = None,
         severity: Annotated[
-            RowIssueSeverity | None,
+            IssueSeverity | None,
             strawberry.argument(description="Only issues of this severity."),
         ] = None,
     ) -> RowIssueConnection:
         try:
-            page, more, total = await imports.list_issues(
+            page = await imports.list_issues(
                 self.row,
                 50 if first is None else first,
                 after,
@@ -241,15 +215,15 @@ class ClientImportType(Node):
                     column=i.column,
                     code=i.code,
                     message=i.message,
-                    severity=RowIssueSeverity(i.severity),
+                    severity=IssueSeverity(i.severity),
                 ),
             )
-            for cursor, i in page
+            for cursor, i in page.items
         ]
         return RowIssueConnection(
             edges=edges,
-            page_info=PageInfo.of(edges, more, after),
-            count=total,
+            page_info=PageInfo.of(edges, page.has_next_page, after),
+            count=page.count,
         )
 
     @classmethod
@@ -259,7 +233,7 @@ class ClientImportType(Node):
             row=row,
             file_name=row.file_name,
             format=ImportFormat(row.format),
-            status=ClientImportStatus(row.status.value),
+            status=row.status,
             dry_run=row.dry_run,
             total_rows=row.total_rows,
             processed_rows=row.processed_rows,
@@ -302,9 +276,7 @@ class ClientImportConnection(Counted):
 
 @strawberry.input(description="Read a client field from this column of the file.")
 class ColumnMappingInput:
-    field: ClientField = strawberry.field(  # type: ignore[valid-type]
-        description="The client field."
-    )
+    field: ClientField = strawberry.field(description="The client field.")
     column: str = strawberry.field(description="The column's header, as in the file.")
 
 
@@ -368,14 +340,16 @@ class ImportQueries:
         self, info: Info, first: First = 20, after: After = None
     ) -> ClientImportConnection:
         try:
-            page, more, count = await imports.list_imports(
+            page = await imports.list_imports(
                 info.context.actor, 20 if first is None else first, after
             )
         except DomainError as error:
             raise public_error(error) from None
-        edges = [ClientImportEdge(cursor=c, node=ClientImportType.from_row(r)) for c, r in page]
+        edges = [
+            ClientImportEdge(cursor=c, node=ClientImportType.from_row(r)) for c, r in page.items
+        ]
         return ClientImportConnection(
-            edges=edges, page_info=PageInfo.of(edges, more, after), count=count
+            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
         )
 
 
@@ -395,7 +369,7 @@ class ImportMutations:
         upload: Any = input.file  # a Starlette UploadFile
         request = imports.ImportRequest(
             file_name=getattr(upload, "filename", None) or "upload",
-            data=await upload.read(ctx.services.settings.max_upload_bytes + 1),
+            data=await upload.read(imports.upload_read_limit(ctx.services)),
             dry_run=bool(input.dry_run),
             send_invitations=input.send_invitations is not False,
             column_mapping={m.field: m.column for m in input.column_mapping or []} or None,
@@ -405,7 +379,7 @@ class ImportMutations:
         except FileRefused as error:
             return file_error(error)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InputError, AuthError)
         return StartClientImportSuccess(client_import=ClientImportType.from_row(row))
 
     @strawberry.mutation(
@@ -418,5 +392,5 @@ class ImportMutations:
         try:
             row = await imports.cancel_import(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, NotFoundError, InvalidStateError, AuthError)
         return StartClientImportSuccess(client_import=ClientImportType.from_row(row))

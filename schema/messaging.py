@@ -13,16 +13,17 @@ from resolvers.clients import ClientView
 from resolvers.errors import DomainError
 from resolvers.message_threads import ThreadView
 from resolvers.messaging import OutgoingMessage
-from schema.accounts import ProviderProfile, RoleEnum
+from schema.accounts import ProviderProfile
 from schema.clients import ClientType
 from schema.context import Info
+from schema.enums import Role
 from schema.errors import (
     AuthError,
     InputError,
     InvalidStateError,
     NotFoundError,
+    expected,
     public_error,
-    to_error,
 )
 from schema.nodes import (
     CURSOR,
@@ -43,7 +44,7 @@ THREAD_ID = "The conversation's id."
 class MessageType(Node):
     body: str = strawberry.field(description="Its text, as plain text.")
     sent_at: datetime = strawberry.field(description="When it was sent.")
-    sender_role: RoleEnum = strawberry.field(
+    sender_role: Role = strawberry.field(
         description="Who wrote it: PROVIDER or CLIENT, the two sides of the conversation."
     )
     read_at: datetime | None = strawberry.field(
@@ -56,7 +57,7 @@ class MessageType(Node):
             id=strawberry.ID(str(message.id)),
             body=message.body,
             sent_at=message.sent_at,
-            sender_role=RoleEnum(message.sender_role.value),
+            sender_role=message.sender_role,
             read_at=message.read_at,
         )
 
@@ -251,7 +252,7 @@ class MessagingMutations:
         try:
             sent = await messaging.send_message(ctx.services, ctx.actor, input.to_data())
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InputError, AuthError, NotFoundError, InvalidStateError)
         return MessageSuccess(
             sent_message=MessageType.from_model(sent.message),
             thread=MessageThreadType.from_view(sent.thread),
@@ -268,5 +269,5 @@ class MessagingMutations:
         try:
             view = await messaging.mark_thread_read(info.context.actor, thread_id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, AuthError, NotFoundError)
         return MessageThreadSuccess(thread=MessageThreadType.from_view(view))

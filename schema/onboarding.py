@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from models import FormDocument, FormKind
+from models import FormDocument
 from resolvers import forms, invitations, self_service
 from resolvers.client_input import ClientChanges
 from resolvers.clients import ClientView
@@ -16,12 +16,19 @@ from resolvers.errors import DomainError
 from schema.clients import E164, NULL_KEEPS, ClientResult, InsuranceInput, client_result
 from schema.context import Info
 from schema.enum_docs import describe_enum
-from schema.errors import to_error
+from schema.enums import FormKind
+from schema.errors import (
+    AuthError,
+    EditLockedError,
+    InputError,
+    InvalidStateError,
+    NotFoundError,
+    expected,
+)
 from schema.nodes import Node
 
-FormKindEnum = strawberry.enum(FormKind, name="FormKind")
 describe_enum(
-    FormKindEnum,
+    FormKind,
     "A standard form every client acknowledges.",
     {
         "BILLING_POLICY": "The billing policy.",
@@ -32,9 +39,7 @@ describe_enum(
 
 @strawberry.type(name="FormDocument", description="One version of a standard form.")
 class FormDocumentType(Node):
-    kind: FormKindEnum = strawberry.field(  # type: ignore[valid-type]
-        description="Which form it is."
-    )
+    kind: FormKind = strawberry.field(description="Which form it is.")
     version: int = strawberry.field(
         description="Its version, from 1; a new version needs a new acknowledgement."
     )
@@ -109,7 +114,9 @@ async def _result(call: Awaitable[ClientView]) -> ClientResult:
     try:
         view = await call
     except DomainError as error:
-        return to_error(error)  # type: ignore[return-value]
+        return expected(
+            error, InputError, AuthError, NotFoundError, EditLockedError, InvalidStateError
+        )
     return client_result(view)
 
 

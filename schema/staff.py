@@ -7,18 +7,17 @@ from typing import Annotated
 
 import strawberry
 
-from models import AuditEvent, ImportStatus, OutboxMessage, Provider
-from models import OutboxStatus as OutboxStatusValue
-from resolvers import staff
+from models import AuditEvent, OutboxMessage, Provider
+from resolvers import policies, staff
 from resolvers.errors import DomainError
 from schema.clients import ClientType
 from schema.context import Info
 from schema.enum_docs import describe_enum
-from schema.errors import AuthError, InvalidStateError, NotFoundError, public_error, to_error
+from schema.enums import ImportStatus, OutboxStatus
+from schema.errors import AuthError, InvalidStateError, NotFoundError, expected, public_error
 from schema.imports import (
     ClientImportConnection,
     ClientImportEdge,
-    ClientImportStatus,
     ClientImportType,
 )
 from schema.nodes import (
@@ -33,7 +32,6 @@ from schema.nodes import (
     RequiredFirst,
 )
 
-OutboxStatus = strawberry.enum(OutboxStatusValue, name="OutboxStatus")
 describe_enum(
     OutboxStatus,
     "Where an outgoing message (an e-mail) stands.",
@@ -97,10 +95,10 @@ class StaffClientConnection(Counted):
     description="An outgoing e-mail as staff see it: never its recipient or content.",
 )
 class OutboxMessageType(Node):
+    """An outgoing message as staff see it: never its recipient or payload."""
+
     kind: str = strawberry.field(description="What kind of e-mail it is, e.g. an invitation.")
-    status: OutboxStatus = strawberry.field(  # type: ignore[valid-type]
-        description="Where it stands."
-    )
+    status: OutboxStatus = strawberry.field(description="Where it stands.")
     attempts: int = strawberry.field(description="How many times sending was tried.")
     last_error: str | None = strawberry.field(
         description="Why the last attempt failed or why it was cancelled; null if neither."
@@ -234,15 +232,12 @@ class StaffQueries:
     async def client_imports(
         self,
         info: Info,
-        status: Annotated[
-            ClientImportStatus | None, strawberry.argument(description=STATUS)
-        ] = None,
+        status: Annotated[ImportStatus | None, strawberry.argument(description=STATUS)] = None,
         first: RequiredFirst = 20,
         after: After = None,
     ) -> ClientImportConnection:
-        wanted = ImportStatus(status.value) if status is not None else None
         try:
-            page = await staff.list_client_imports(info.context.actor, wanted, first, after)
+            page = await staff.list_client_imports(info.context.actor, status, first, after)
         except DomainError as error:
             raise public_error(error) from None
         edges = [
@@ -257,7 +252,7 @@ class StaffQueries:
         self,
         info: Info,
         status: Annotated[
-            OutboxStatus | None,  # type: ignore[valid-type]
+            OutboxStatus | None,
             strawberry.argument(description=STATUS),
         ] = None,
         first: RequiredFirst = 20,
@@ -310,7 +305,7 @@ class StaffRootQueries:
     @strawberry.field(description="Staff tools (staff only; FORBIDDEN for anyone else).")
     def staff(self, info: Info) -> StaffQueries:
         try:
-            staff.require_staff(info.context.actor)
+            policies.require_staff(info.context.actor)
         except DomainError as error:
             raise public_error(error) from None
         return StaffQueries()
@@ -352,7 +347,7 @@ class StaffMutations:
         try:
             message = await staff.retry_outbox_message(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InvalidStateError, NotFoundError, AuthError)
         return OutboxMessageSuccess(outbox_message=OutboxMessageType.from_model(message))
 
     @strawberry.mutation(
@@ -367,5 +362,5 @@ class StaffMutations:
         try:
             job = await staff.retry_client_import(ctx.services, ctx.actor, id)
         except DomainError as error:
-            return to_error(error)  # type: ignore[return-value]
+            return expected(error, InvalidStateError, NotFoundError, AuthError)
         return RetryClientImportSuccess(client_import=ClientImportType.from_row(job))

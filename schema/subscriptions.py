@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from functools import partial
 from typing import Annotated
 
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
 from resolvers import client_list, message_feed
-from resolvers.client_events import client_channel
 from resolvers.clients import ClientView
 from resolvers.errors import DomainError
 from resolvers.message_threads import thread_key
-from resolvers.policies import require_provider
 from schema.clients import ClientType
 from schema.context import Context, Info
 from schema.errors import public_error
@@ -57,18 +56,14 @@ class Subscription:
     )
     async def client_updated(self, info: Info) -> AsyncGenerator[ClientType, None]:
         ctx = info.context
-        try:
-            provider_id = require_provider(ctx.actor)
-        except DomainError as error:
-            raise public_error(error) from None
         selected = _selected_fields(info)
-        async with live_events(ctx, client_channel(provider_id)) as events:
-            async for event in events:
-                ids = event.get("client_ids") or [event["client_id"]]
-                views = await client_list.get_clients(ctx.actor, ids)
+        try:
+            async for views in client_list.follow_clients(ctx.actor, partial(live_events, ctx)):
                 await _prime_loaders(ctx, views, selected)
                 for view in views:
                     yield ClientType.from_view(view)
+        except DomainError as error:
+            raise public_error(error) from None
 
     @strawberry.subscription(description="New messages in the viewer's threads, or in one.")
     async def message_received(

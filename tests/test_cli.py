@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from models import (
+    AuditEvent,
     Client,
     ClientImport,
     FormDocument,
@@ -19,6 +20,7 @@ from models import (
     Role,
     User,
 )
+from resolvers.actor import OPERATOR
 from tests.support import Api, sign_up_provider
 
 FIXTURE = Path("/work/shared/fixtures/imports/jane-patient-list.csv")
@@ -77,6 +79,13 @@ async def test_cli_import_then_listings(api: Api) -> None:
     assert len(pending) == 5
     assert all(str(m.id) in out for m in pending)
     assert "@" not in out
+
+    # The listings go through the staff use cases, audited as the console operator.
+    reads = await AuditEvent.filter(actor_id=OPERATOR.user_id).order_by("created_at")
+    assert [(e.action, e.actor_role) for e in reads] == [
+        ("staff.imports.list", "STAFF"),
+        ("staff.outbox.list", "STAFF"),
+    ]
 
 
 async def test_cli_import_refused(api: Api, tmp_path: Path) -> None:

@@ -7,8 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from resolvers.client_events import client_channel
-from resolvers.import_runner import import_channel
+from resolvers.effects import clients_channel, import_channel
 from tests.support import (
     CLIENT_FIELDS,
     Api,
@@ -53,7 +52,7 @@ async def test_client_updated_reads_an_event_in_the_same_queries_for_1_or_50_cli
                 # Another provider's client in the event is left out, not read one by one.
                 event = {"client_ids": [*ids[:n], *foreign]}
                 with count_queries() as counter:
-                    await redis.publish(client_channel(provider_id), json.dumps(event))
+                    await redis.publish(clients_channel(provider_id), json.dumps(event))
                     got: list[dict[str, Any]] = [
                         (await sub.next())["clientUpdated"] for _ in range(n)
                     ]

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from caseload.redis import connect, make_services
-from resolvers.message_feed import message_channel
+from resolvers.effects import messages_channel
 from resolvers.messaging import OutgoingMessage, send_message
 from resolvers.sessions import authenticate
 from tests.support import Api, sign_up_client, sign_up_provider, socket_close_code, subscribe
@@ -40,7 +40,7 @@ async def listening(api: Api, *user_ids: str, count: int = 1) -> None:
     redis = aioredis.from_url(api.settings.redis_url or "")
     try:
         for _ in range(200):
-            numbers = dict(await redis.pubsub_numsub(*(message_channel(u) for u in user_ids)))
+            numbers = dict(await redis.pubsub_numsub(*(messages_channel(u) for u in user_ids)))
             if all(n >= count for n in numbers.values()):
                 return
             await asyncio.sleep(0.01)

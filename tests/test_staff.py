@@ -7,6 +7,7 @@ from uuid import UUID
 
 from models import AuditEvent, ClientImport, ImportStatus, OutboxMessage, OutboxStatus
 from resolvers.accounts import create_staff
+from resolvers.policies import STAFF_READ_ONLY
 from tests.support import (
     AUTH_FIELDS,
     PASSWORD,
@@ -175,3 +176,15 @@ async def test_retry_failed_import_completes(api: Api) -> None:
         "subject_id", flat=True
     )
     assert retry_audit == [UUID(import_id)]
+
+
+async def test_staff_sees_client_entries_read_only(api: Api) -> None:
+    provider, _ = await sign_up_provider(api)
+    await add_client(api, provider)
+    staff = await _staff_token(api)
+    query = """query($p: ID!) { staff { providerClients(providerId: $p, first: 5) {
+      edges { node { viewerCanEdit editLockedReason } } } } }"""
+    me = await api.gql("{ me { provider { id } } }", token=provider)
+    provider_id = me["me"]["provider"]["id"]
+    [edge] = (await api.gql(query, {"p": provider_id}, staff))["staff"]["providerClients"]["edges"]
+    assert edge["node"] == {"viewerCanEdit": False, "editLockedReason": STAFF_READ_ONLY}

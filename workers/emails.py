@@ -9,6 +9,7 @@ from uuid import UUID
 
 from models import Client, ProviderClient, User, VerificationPurpose
 from resolvers.client_events import announce_client_change
+from resolvers.effects import EmailKind
 from resolvers.email_change import reissue_pending_token
 from resolvers.message_threads import has_unread
 from resolvers.onboarding import STEPS, clients_with_current_forms, state_of
@@ -32,6 +33,22 @@ class Undeliverable(Exception):
     """The message no longer makes sense (account gone); it is cancelled, not retried."""
 
 
+Renderer = Callable[[Services, dict[str, str]], Awaitable[Rendered]]
+
+# An outbox row's `kind` -> the function that writes its e-mail (see `renders`).
+RENDERERS: dict[str, Renderer] = {}
+
+
+def renders(kind: EmailKind) -> Callable[[Renderer], Renderer]:
+    """Register the decorated function as the renderer of e-mails of `kind`."""
+
+    def register(renderer: Renderer) -> Renderer:
+        RENDERERS[kind] = renderer
+        return renderer
+
+    return register
+
+
 def _link(services: Services, path: str, token: str) -> str:
     return f"{services.settings.public_url.rstrip('/')}/{path}?token={token}"
 
@@ -43,6 +60,7 @@ async def _user(payload: dict[str, str]) -> User:
     return user
 
 
+@renders(EmailKind.CONFIRM_ACCOUNT)
 async def confirm_account(services: Services, payload: dict[str, str]) -> Rendered:
     user = await _user(payload)
     if user.email_verified_at is not None:
@@ -59,17 +77,11 @@ async def confirm_account(services: Services, payload: dict[str, str]) -> Render
     )
 
 
-Renderer = Callable[[Services, dict[str, str]], Awaitable[Rendered]]
-
-RENDERERS: dict[str, Renderer] = {
-    "email.confirm_account": confirm_account,
-}
-
-
 def _page(services: Services, path: str) -> str:
     return f"{services.settings.public_url.rstrip('/')}/{path}"
 
 
+@renders(EmailKind.INSURANCE_REQUEST)
 async def insurance_request(services: Services, payload: dict[str, str]) -> Rendered:
     """Sent when a provider schedules a client who has no insurance on file."""
     user = await _user(payload)
@@ -90,6 +102,7 @@ async def insurance_request(services: Services, payload: dict[str, str]) -> Rend
     )
 
 
+@renders(EmailKind.NEW_MESSAGE)
 async def new_message(services: Services, payload: dict[str, str]) -> Rendered:
     """A nudge without the message, the sender or any name; skipped once the thread is read."""
     user = await _user(payload)
@@ -107,10 +120,6 @@ async def new_message(services: Services, payload: dict[str, str]) -> Rendered:
     )
 
 
-RENDERERS["email.insurance_request"] = insurance_request
-RENDERERS["email.new_message"] = new_message
-
-
 async def _client_of(user: User) -> Client:
     client = await Client.get_or_none(user_id=user.id)
     if client is None:
@@ -123,6 +132,7 @@ def _lifetime(services: Services) -> str:
     return f"{days} days" if days > 1 else f"{max(1, seconds // 3600 + 24 * days)} hours"
 
 
+@renders(EmailKind.INVITATION)
 async def invitation(services: Services, payload: dict[str, str]) -> Rendered:
     """The link is the whole content: no provider, practice or client name.
 
@@ -167,6 +177,7 @@ async def invitation(services: Services, payload: dict[str, str]) -> Rendered:
     )
 
 
+@renders(EmailKind.CONFIRM_NEW_ADDRESS)
 async def confirm_new_address(services: Services, payload: dict[str, str]) -> Rendered:
     """Sent to the new address; the account keeps the old one until the link is followed."""
     await _user(payload)
@@ -228,6 +239,7 @@ async def _account_reminder(
     return user.email, link, state.missing_steps
 
 
+@renders(EmailKind.ONBOARDING_REMINDER)
 async def onboarding_reminder(services: Services, payload: dict[str, str]) -> Rendered:
     """Generic steps left and a link; skipped when the client finished in the meantime."""
     if "record_id" in payload:
@@ -247,6 +259,7 @@ async def onboarding_reminder(services: Services, payload: dict[str, str]) -> Re
     )
 
 
+@renders(EmailKind.PASSWORD_RESET)
 async def password_reset(services: Services, payload: dict[str, str]) -> Rendered:
     """The link only; it works once, for a short time, and ends every session when used."""
     user = await _user(payload)
@@ -270,9 +283,3 @@ async def password_reset(services: Services, payload: dict[str, str]) -> Rendere
             "as it is.\n"
         ),
     )
-
-
-RENDERERS["email.invitation"] = invitation
-RENDERERS["email.password_reset"] = password_reset
-RENDERERS["email.confirm_new_address"] = confirm_new_address
-RENDERERS["email.onboarding_reminder"] = onboarding_reminder

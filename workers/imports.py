@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,18 +10,19 @@ from uuid import UUID
 
 from arq import Retry
 
-from models import ClientImport, ImportStatus
-from resolvers.import_runner import LeaseLost, import_channel, run_import, snapshot
-from resolvers.imports import RUN_IMPORT, stalled_imports
+from models import ClientImport
+from resolvers.effects import Job, import_job_id, import_wait_job_id
+from resolvers.import_runner import LeaseLost, fail, run_import
+from resolvers.imports import stalled_imports
 from workers.outages import skips_outages
 
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 6
 STALL_SECONDS = 5
-# A job that found every import slot of its worker busy goes back to the queue under this
-# name: the same work, but no result is kept for the many short waits.
-RUN_IMPORT_LATER = "run_import_later"
+STOPPED_UNEXPECTEDLY = (
+    "The import stopped unexpectedly. Start it again, or contact support if it keeps failing."
+)
 SLOT_WAIT_SECONDS = 0.25
 
 
@@ -40,10 +40,12 @@ async def run_import_job(ctx: dict[str, Any], import_id: str) -> str:
     if import_id in slots.running:  # a second job for it (the sweeper's) met the first here
         return "already-running-here"
     if slots.free <= 0:
+        # Back to the queue under another name: the same work, but no result is kept for the
+        # many short waits.
         await ctx["services"].queue.enqueue(
-            RUN_IMPORT_LATER,
+            Job.RUN_IMPORT_LATER,
             import_id,
-            job_id=f"import:{import_id}:wait:{time.time_ns()}",
+            job_id=import_wait_job_id(import_id),
             defer_seconds=SLOT_WAIT_SECONDS,
         )
         return "waiting-for-a-slot"  # if that enqueue failed, the sweeper queues it again
@@ -74,16 +76,7 @@ async def _run(ctx: dict[str, Any], import_id: str) -> str:
                 lease_expires_at=datetime.now(UTC)
             )
             if tries >= MAX_TRIES:
-                await ClientImport.filter(id=job_id).update(
-                    status=ImportStatus.FAILED,
-                    finished_at=datetime.now(UTC),
-                    failure_reason="The import stopped unexpectedly. Start it again, "
-                    "or contact support if it keeps failing.",
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-                job = await ClientImport.get(id=job_id)
-                await services.events.publish(import_channel(job_id), snapshot(job))
+                await fail(services, job_id, STOPPED_UNEXPECTEDLY)
                 return "failed"
         except Exception:  # noqa: BLE001 - the database may still be away; the retry copes
             log.warning("import %s: could not record the failure yet", import_id)
@@ -96,7 +89,7 @@ async def sweep_imports(ctx: dict[str, Any]) -> int:
     queued = 0
     for import_id, generation in await stalled_imports(STALL_SECONDS):
         if await ctx["services"].queue.enqueue(
-            RUN_IMPORT, str(import_id), job_id=f"import:{import_id}:{generation}"
+            Job.RUN_IMPORT, str(import_id), job_id=import_job_id(import_id, generation)
         ):
             queued += 1
     return queued

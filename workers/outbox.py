@@ -11,8 +11,9 @@ from tortoise.expressions import Q
 
 from caseload.mail import Mail, MailTransport
 from models import OutboxMessage, OutboxStatus
+from resolvers.effects import Job, outbox_sweep_job_id
 from resolvers.ports import Services
-from resolvers.unit_of_work import DELIVER_OUTBOX, UnitOfWork, in_unit_of_work, outbox_job_id
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 from workers.emails import RENDERERS, Undeliverable
 from workers.outages import skips_outages
 
@@ -106,10 +107,8 @@ async def sweep(services: Services) -> int:
     queued = 0
     for row in due:
         # A new id per attempt and per stale claim, so arq's kept results never block a retry.
-        stale = row["locked_until"]
-        suffix = f":s{int(stale.timestamp())}" if stale else ":s"
-        job_id = outbox_job_id(row["id"], row["attempts"]) + suffix
-        if await services.queue.enqueue(DELIVER_OUTBOX, str(row["id"]), job_id=job_id):
+        job_id = outbox_sweep_job_id(row["id"], row["attempts"], row["locked_until"])
+        if await services.queue.enqueue(Job.DELIVER_OUTBOX, str(row["id"]), job_id=job_id):
             queued += 1
     return queued
 

@@ -14,9 +14,9 @@ from caseload.db import close_db, init_db
 from caseload.mail import make_transport
 from caseload.redis import make_services, redis_settings
 from caseload.settings import Settings
+from resolvers.effects import Job
 from workers.imports import (
     MAX_TRIES,
-    RUN_IMPORT_LATER,
     ImportSlots,
     run_import_job,
     sweep_imports,
@@ -54,12 +54,12 @@ def build_worker(
 
     options: dict[str, Any] = {
         "functions": [
-            deliver_outbox,
-            deliver_outbox_batch,
-            func(run_import_job, name="run_import", max_tries=MAX_TRIES, timeout=6 * 3600),
+            func(deliver_outbox, name=Job.DELIVER_OUTBOX),
+            func(deliver_outbox_batch, name=Job.DELIVER_OUTBOX_BATCH),
+            func(run_import_job, name=Job.RUN_IMPORT, max_tries=MAX_TRIES, timeout=6 * 3600),
             func(
                 run_import_job,
-                name=RUN_IMPORT_LATER,
+                name=Job.RUN_IMPORT_LATER,
                 max_tries=MAX_TRIES,
                 timeout=6 * 3600,
                 keep_result=0,
