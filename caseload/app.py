@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state: dict[str, object] = {}
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
         redis = await connect(settings.redis_url or "")
         # The process's one pub/sub connection, shared by every subscription and the
@@ -109,10 +109,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     graphql = _StartedApp(state)
 
-    async def healthz(request: Request) -> JSONResponse:
+    async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(request: Request) -> JSONResponse:
+    async def readyz(_request: Request) -> JSONResponse:
         checks = {"database": False, "redis": False, "worker": False}
         reasons: list[str] = []
         try:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import Provider
 
 
 class ImportStatus(StrEnum):
@@ -19,7 +23,7 @@ class ImportStatus(StrEnum):
 
 class ClientImport(Model):
     id = fields.UUIDField(primary_key=True)
-    provider: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
         "models.Provider", related_name="imports", on_delete=fields.CASCADE
     )
     file_name = fields.CharField(max_length=255)
@@ -62,7 +66,7 @@ class ClientImportFile(Model):
     row on UPDATE, and every read of a job (lists, progress) would otherwise carry the file.
     """
 
-    client_import: fields.OneToOneRelation = fields.OneToOneField(
+    client_import: fields.OneToOneRelation[ClientImport] = fields.OneToOneField(
         "models.ClientImport", related_name="file", on_delete=fields.CASCADE, primary_key=True
     )
     data = fields.BinaryField()
@@ -75,7 +79,7 @@ class ClientImportFile(Model):
 
 class ClientImportIssue(Model):
     id = fields.BigIntField(primary_key=True)
-    client_import: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    client_import: fields.ForeignKeyRelation[ClientImport] = fields.ForeignKeyField(
         "models.ClientImport", related_name="issues", on_delete=fields.CASCADE
     )
     row = fields.IntField()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from models import OutboxMessage, OutboxStatus
 from resolvers import audit
-from resolvers.accounts import RateLimited
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
 from resolvers.clients import INVITATION, queue_invitation
+from resolvers.credentials import RateLimited
 from resolvers.errors import InvalidState, NotFound
 from resolvers.policies import invitations_visible_to, parse_id
 from resolvers.ports import Services

@@ -12,10 +12,10 @@ from tortoise.expressions import Q
 from models import AddedVia, Client, Message, MessageThread, Provider, ProviderClient, Role
 from resolvers import audit
 from resolvers.acceptance import accept_into
-from resolvers.accounts import RateLimited
 from resolvers.actor import Actor
 from resolvers.client_events import client_channel
 from resolvers.client_views import account_of, client_view, link_view
+from resolvers.credentials import RateLimited
 from resolvers.errors import FieldProblem, InvalidInput, NotFound
 from resolvers.message_feed import message_channel, message_event
 from resolvers.message_threads import ThreadView, other_side, visible_thread

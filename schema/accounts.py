@@ -49,7 +49,7 @@ class Viewer:
     user: strawberry.Private[User]
 
     @strawberry.field
-    async def provider(self, info: Info) -> ProviderProfile | None:
+    async def provider(self) -> ProviderProfile | None:
         if self.user.role is not Role.PROVIDER:
             return None
         provider = await Provider.get_or_none(user_id=self.user.id)

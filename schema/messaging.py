@@ -196,7 +196,7 @@ class MessagingQueries:
         return MessageThreadType.from_view(view) if view else None
 
     @strawberry.field(description="A provider's public profile, for a client to message.")
-    async def provider(self, info: Info, id: strawberry.ID) -> ProviderProfile | None:
+    async def provider(self, id: strawberry.ID) -> ProviderProfile | None:
         provider = await message_threads.provider_profile(id)
         return ProviderProfile.from_model(provider) if provider else None
 
