@@ -19,9 +19,9 @@ from models import (
     Role,
     User,
 )
-from tests.support import Api, sign_up_provider
+from tests.support import FIXTURES, Api, sign_up_provider
 
-FIXTURE = Path("/work/shared/fixtures/imports/jane-patient-list.csv")
+FIXTURE = FIXTURES / "jane-patient-list.csv"
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -33,12 +33,12 @@ from tests.support import (
     add_client,
     follow_confirmation,
     import_status,
+    many,
     read_mail,
     record_outcome,
     sign_up_provider,
     start_import,
 )
-from tests.test_imports import many
 
 POSTGRES_SH = REPO / "scripts" / "postgres.sh"
 TOTAL = 20_000

@@ -20,24 +20,14 @@ from resolvers.import_runner import claim
 from tests.support import (
     Api,
     add_client,
+    csv_bytes,
     import_status,
+    many,
     run_worker,
     sign_up_provider,
     start_import,
 )
 from workers.imports import ImportSlots, run_import_job
-
-
-def csv_bytes(rows: list[list[str]], header: list[str] | None = None) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header or ["First Name", "Last Name", "Email", "Mobile Phone"])
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
-def many(n: int, domain: str = "example.org") -> bytes:
-    return csv_bytes([[f"First{i}", f"Last{i}", f"person{i}@{domain}", ""] for i in range(n)])
 
 
 async def test_refusals_write_nothing(api: Api) -> None:
