@@ -8,6 +8,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from models import (
     Client,
     ClientImport,
@@ -20,6 +22,9 @@ from models import (
     User,
 )
 from tests.support import FIXTURES, Api, sign_up_provider
+
+pytestmark = pytest.mark.slow
+
 
 FIXTURE = FIXTURES / "jane-patient-list.csv"
 ROOT = Path(__file__).resolve().parent.parent

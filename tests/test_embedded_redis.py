@@ -22,6 +22,8 @@ import redis
 from caseload import embedded_redis
 from caseload.embedded_redis import EmbeddedRedis, find_server_binary, free_port
 
+pytestmark = pytest.mark.slow
+
 
 def gone(pid: int) -> bool:
     """True once the process no longer exists (a zombie left to init counts as gone)."""

@@ -23,6 +23,7 @@ from typing import IO
 
 import asyncpg
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
 from caseload.embedded_redis import EmbeddedRedis, free_port
@@ -39,6 +40,9 @@ from tests.support import (
     sign_up_provider,
     start_import,
 )
+
+pytestmark = pytest.mark.slow
+
 
 POSTGRES_SH = REPO / "scripts" / "postgres.sh"
 TOTAL = 20_000

@@ -7,6 +7,8 @@ import signal
 import time
 from collections import Counter
 
+import pytest
+
 from caseload.embedded_redis import EmbeddedRedis
 from models import Client, ClientImport, OutboxMessage, OutboxStatus, ProviderClient
 from tests.support import (
@@ -20,6 +22,9 @@ from tests.support import (
     start_import,
     worker_process,
 )
+
+pytestmark = pytest.mark.slow
+
 
 TOTAL = 300
 DOMAIN = "redis-outage.example"

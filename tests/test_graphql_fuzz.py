@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import graphql
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema
@@ -21,6 +22,9 @@ from tests.support import (
     send,
     sign_up_provider,
 )
+
+pytestmark = pytest.mark.slow
+
 
 SDL = (REPO / "schema.graphql").read_text()
 # logOut would end the provider's session and turn the rest of the run anonymous;

@@ -7,6 +7,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from models import Client, ClientImport, OutboxMessage, ProviderClient, User
 from tests.support import (
     Api,
@@ -68,6 +70,7 @@ async def test_nobody_else_can_watch(api: Api) -> None:
         assert (await sub.message())["type"] == "complete"
 
 
+@pytest.mark.slow
 async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Api) -> None:
     token, _ = await sign_up_provider(api)
     total = 20_000

@@ -8,6 +8,8 @@ import io
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import pytest
+
 from models import (
     Client,
     ClientImport,
@@ -254,6 +256,7 @@ async def test_the_uploaded_file_is_dropped_once_the_import_is_over(api: Api) ->
     assert await ClientImportFile.all().count() == 0  # client data is not kept past its use
 
 
+@pytest.mark.slow
 async def test_a_busy_worker_leaves_further_imports_for_a_free_slot(api: Api) -> None:
     settings = api.settings.model_copy(update={"worker_import_slots": 1, "import_batch_rows": 100})
     token, _ = await sign_up_provider(api)
