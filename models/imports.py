@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from tortoise import fields
@@ -31,11 +31,11 @@ class ClientImport(Model):
     status = fields.CharEnumField(ImportStatus, max_length=16, default=ImportStatus.QUEUED)
     dry_run = fields.BooleanField(default=False)
     send_invitations = fields.BooleanField(default=True)
-    explicit_mapping: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
-    column_mapping: list = fields.JSONField(default=list)  # type: ignore[type-arg]
-    ignored_columns: list = fields.JSONField(default=list)  # type: ignore[type-arg]
+    explicit_mapping: dict[str, Any] = fields.JSONField(default=dict)
+    column_mapping: list[Any] = fields.JSONField(default=list)
+    ignored_columns: list[Any] = fields.JSONField(default=list)
     # how to read the rows again (importing.plans), so the worker skips a second inspection
-    file_plan: dict = fields.JSONField(null=True)  # type: ignore[type-arg]
+    file_plan: dict[str, Any] = fields.JSONField(null=True)
     total_rows = fields.IntField(null=True)
     processed_rows = fields.IntField(default=0)
     created_count = fields.IntField(default=0)
