@@ -23,6 +23,7 @@ async def _pending_operations(config: dict[str, Any]) -> tuple[list[str], set[st
     # (the running test server) is left alone
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
+        assert ctx.apps is not None
         writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
         models = {model.__name__ for model in ctx.apps["models"].values()}
     return [op.describe() for writer in writers for op in writer.operations], models

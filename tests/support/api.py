@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 import websockets
+from websockets.typing import Subprotocol
 
 from caseload.embedded_redis import free_port
 from caseload.settings import Settings
@@ -117,7 +118,7 @@ async def subscribe(
     api: Api, query: str, variables: dict[str, Any] | None = None, token: str | None = None
 ) -> AsyncIterator[Subscription]:
     async with websockets.connect(
-        f"{api.ws_url}/graphql", subprotocols=["graphql-transport-ws"]
+        f"{api.ws_url}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
     ) as ws:
         payload = {"authorization": f"Bearer {token}"} if token else {}
         await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
@@ -161,7 +162,7 @@ async def subscribe_listening(
     For streams without a first event (clientUpdated, messageReceived): an event published
     before the server subscribed to its channel would be lost, and the test would be flaky.
     """
-    redis = aioredis.from_url(api.settings.redis_url or "")
+    redis = aioredis.Redis.from_url(api.settings.redis_url or "")
     try:
         before = await live_subscriptions(redis)
         async with subscribe(api, query, variables, token) as subscription:
@@ -180,7 +181,7 @@ async def socket_close_code(
     """Open a socket, send connection_init with `payload` (None: send nothing) and return the
     code the server closes it with; fails if it acknowledges instead."""
     async with websockets.connect(
-        f"{api.ws_url}/graphql", subprotocols=["graphql-transport-ws"]
+        f"{api.ws_url}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
     ) as ws:
         if payload is not None:
             await ws.send(json.dumps({"type": "connection_init", "payload": payload}))

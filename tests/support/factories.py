@@ -132,7 +132,7 @@ async def start_import(
 ) -> dict[str, Any]:
     """startClientImport as a real GraphQL multipart upload."""
     variables = {"i": {"file": None, **options}}
-    files = {
+    files: dict[str, tuple[str | None, str | bytes] | tuple[str, bytes, str]] = {
         "operations": (None, json.dumps({"query": START_IMPORT, "variables": variables})),
         "map": (None, json.dumps({"0": ["variables.i.file"]})),
         "0": (file_name, data, "application/octet-stream"),

@@ -45,7 +45,7 @@ async def worker_running(settings: Settings) -> AsyncIterator[None]:
         cron_jobs=[],
     )
     task = asyncio.create_task(worker.main())
-    redis = aioredis.from_url(settings.redis_url or "")
+    redis = aioredis.Redis.from_url(settings.redis_url or "")
     try:
         while not await redis.exists(worker.health_check_key):
             assert not task.done(), task
