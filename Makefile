@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 CLIENTS := clients
 NPM_STAMP := $(CLIENTS)/node_modules/.installed
 
-.PHONY: run test e2e lint format bench migrate schema reliability load scale-check clean
+.PHONY: run test test-fast check lint e2e format bench migrate schema reliability load scale-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ migrate: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The edit loop: everything but the process, fault and fuzz tests (marked `slow`).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
 # Front-end clients (Apollo, urql, graphql-ws, a page in headless Chromium) against a real
 # `caseload serve`; see clients/. npm packages come from the committed lock file.
 $(NPM_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
@@ -35,10 +39,15 @@ e2e: $(STAMP)
 	$(MAKE) $(NPM_STAMP)
 	cd $(CLIENTS) && npm test
 
-lint: $(STAMP)
+# Every habit CI enforces, in one target (CI runs it before the tests): ruff (with complexity
+# and unused-noqa rules), the formatter, mypy strict and the import contracts in .importlinter.
+check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+lint: check
 
 format: $(STAMP)
 	$(BIN)/ruff format .

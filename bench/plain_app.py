@@ -29,13 +29,13 @@ state: dict[str, aiosqlite.Connection] = {}
 
 
 @asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
+async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     state["db"] = await aiosqlite.connect(DATABASE)
     yield
     await state["db"].close()
 
 
-async def clients(request: Request) -> JSONResponse:
+async def clients(_request: Request) -> JSONResponse:
     cursor = await state["db"].execute(PAGE, (PROVIDER,))
     rows = await cursor.fetchall()
     keys = [d[0] for d in cursor.description]

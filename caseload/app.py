@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state: dict[str, object] = {}
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
         redis = await connect(settings.redis_url or "")
         # The process's one pub/sub connection, shared by every subscription and the
@@ -109,10 +110,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     graphql = _StartedApp(state)
 
-    async def healthz(request: Request) -> JSONResponse:
+    async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(request: Request) -> JSONResponse:
+    async def readyz(_request: Request) -> JSONResponse:
         checks = {"database": False, "redis": False, "worker": False}
         reasons: list[str] = []
         try:
@@ -123,10 +124,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             reasons.append("the database is unreachable")
         try:
             redis = state["redis"]
-            await redis.ping()  # type: ignore[attr-defined]
+            assert isinstance(redis, Redis), "the lifespan stores the Redis client"
+            await redis.ping()
             checks["redis"] = True
             # Every live worker rewrites arq's health-check key; it expires soon after the last.
-            checks["worker"] = bool(await redis.exists(HEALTH_CHECK_KEY))  # type: ignore[attr-defined]
+            checks["worker"] = bool(await redis.exists(HEALTH_CHECK_KEY))
             if not checks["worker"]:
                 reasons.append(
                     f"no worker has reported in the last {HEALTH_CHECK_SECONDS + 1} s "

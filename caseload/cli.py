@@ -122,7 +122,7 @@ def _forget_heartbeat(redis_url: str) -> None:
         client.close()
 
 
-def _exit_cleanly(signum: int, frame: object) -> None:
+def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    configure_logging(settings)
+    configure_logging()
     if args.command == "serve":
         return serve(settings, workers=args.workers)
     if args.command == "worker":

@@ -11,8 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from cross_web.request import StarletteRequestAdapter
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -184,7 +183,7 @@ class GraphQLOverHTTP:
         return sub_response
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        response = super().create_response(response_data, sub_response)  # type: ignore[misc]
+        response: Response = super().create_response(response_data, sub_response)  # type: ignore[misc]
         if getattr(sub_response, "graphql_response_json", False):
             response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
             codes = {
@@ -284,7 +283,7 @@ class GraphQLOverHTTP:
         self,
         request: Request,
         request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
+        sub_response: Response,  # noqa: ARG002 - strawberry's execute_single signature, passed by keyword
         context: Any,
         root_value: Any,
         request_data: GraphQLRequestData,

@@ -124,10 +124,10 @@ class CaseloadGraphQL(GraphQLOverHTTP, GraphQL[Context, None]):
         self.origins = OriginPolicy.from_settings(settings)
         self.ide_html = ide_html
 
-    async def render_graphql_ide(self, request: Request) -> Response:
+    async def render_graphql_ide(self, request: Request) -> Response:  # noqa: ARG002 - strawberry's hook
         return HTMLResponse(self.ide_html or "")
 
-    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:  # noqa: ARG002
         return self.origins.allows(origin)
 
     async def get_context(

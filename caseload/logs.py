@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from caseload.settings import Settings
 
-
-def configure_logging(settings: Settings) -> None:
+def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

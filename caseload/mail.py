@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
@@ -87,7 +86,3 @@ def make_transport(settings: Settings) -> MailTransport:
     if settings.email_backend is EmailBackend.CONSOLE:
         return ConsoleTransport(settings)
     return FileTransport(settings)
-
-
-def read_mail_dir(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.eml")) if directory.exists() else []

@@ -171,7 +171,8 @@ class PubSubBroker:
         while True:
             conn = self._make_connection()
             try:
-                await conn.connect()
+                # redis 5.3 leaves AbstractConnection.connect unannotated
+                await conn.connect()  # type: ignore[no-untyped-call]
                 async with self._send_lock:
                     self._conn = conn
                     self._unconfirmed.clear()

@@ -129,7 +129,7 @@ def header_quality(
     keys = [normalize_header(c) for c in cells]
     if explicit and any(_find(cells, keys, header) is None for header in explicit.values()):
         return False, 0
-    found = set(_guess(keys, set(), ()).keys()) | set(explicit or ())
+    found = set(_guess(keys, set()).keys()) | set(explicit or ())
     return _missing(found) == [], len(found)
 
 
@@ -174,7 +174,7 @@ def plan_columns(
             raise errors.mapped_column_protected(FIELD_LABELS[field], header, named)
         chosen[field] = (Source(index),)
     taken = {s.column for sources in chosen.values() for s in sources}
-    sources = {**_guess(keys, taken, sample), **chosen}
+    sources = {**_guess(keys, taken), **chosen}
     if F.FULL_NAME in chosen:
         for field in (F.FIRST_NAME, F.LAST_NAME):
             if field not in chosen:
@@ -186,7 +186,7 @@ def plan_columns(
         if any(_EMAIL_LIKE.fullmatch(h.strip()) for h in headers):
             raise errors.headerless(missing, named)
         raise errors.missing_columns(missing, named)
-    mapping = {field: headers[_display(field, srcs, sample)] for field, srcs in sources.items()}
+    mapping = {field: headers[_display(srcs, sample)] for field, srcs in sources.items()}
     used = {c for srcs in sources.values() for s in srcs for c in (s.column, s.label_column)}
     ignored = [h for i, h in enumerate(headers) if i not in used and h.strip()]
     return ColumnPlan(named, mapping, sources, list(dict.fromkeys(ignored)))
@@ -213,9 +213,7 @@ def _find(headers: Sequence[str], keys: Sequence[str], header: str) -> int | Non
     return None
 
 
-def _guess(
-    keys: Sequence[str], taken: set[int], sample: Sequence[Sequence[str]]
-) -> dict[ClientField, tuple[Source, ...]]:
+def _guess(keys: Sequence[str], taken: set[int]) -> dict[ClientField, tuple[Source, ...]]:
     ranked: dict[ClientField, list[tuple[int, int, Source]]] = {}
     for index, key in enumerate(keys):
         if index in taken or not key or is_protected(key) or key not in _BY_KEY:
@@ -251,9 +249,7 @@ def _labelled_phones(keys: Sequence[str], taken: set[int]) -> list[tuple[int, in
     return [(value, label) for _, value, label in sorted(pairs)]
 
 
-def _display(
-    field: ClientField, sources: tuple[Source, ...], sample: Sequence[Sequence[str]]
-) -> int:
+def _display(sources: tuple[Source, ...], sample: Sequence[Sequence[str]]) -> int:
     """The column to show as the field's source: for labelled phones, the one most often mobile."""
     labelled = [s for s in sources if s.label_column is not None]
     if not labelled or labelled[0] is not sources[0]:

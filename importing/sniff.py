@@ -56,11 +56,7 @@ class Sniffed:
 def sniff(data: bytes) -> Sniffed:
     """The format and, for text, the encoding; ImportFileError for anything we cannot read."""
     if data.startswith(ole.OLE_MAGIC):
-        if ole.is_encrypted_package(data):
-            raise password_protected()
-        if ole.is_old_excel(data):
-            raise old_excel()
-        raise unsupported("This is an older Microsoft Office file, not a client list we can read.")
+        raise _ole_refusal(data)
     if zip_guard.is_zip(data):
         return Sniffed(_zip_kind(data))
     for magic, kind in _MAGIC_KINDS:
@@ -68,6 +64,20 @@ def sniff(data: bytes) -> Sniffed:
             raise not_a_table(kind)
     if data.startswith(_BINARY_MAGIC):
         raise unsupported("This file is not a spreadsheet or contact file.")
+    return _sniff_text(data)
+
+
+def _ole_refusal(data: bytes) -> ImportFileError:
+    """Why an OLE compound file (legacy Office, or an encrypted package) is refused."""
+    if ole.is_encrypted_package(data):
+        return password_protected()
+    if ole.is_old_excel(data):
+        return old_excel()
+    return unsupported("This is an older Microsoft Office file, not a client list we can read.")
+
+
+def _sniff_text(data: bytes) -> Sniffed:
+    """A text file: vCard or CSV in its detected encoding; markup and JSON are refused."""
     encoding = detect_encoding(data)
     head = data[:SAMPLE].decode(encoding, "replace").lstrip(_BLANK)
     if not head.strip():

@@ -21,7 +21,7 @@ def _same(value: Any) -> str:
 
 def _picker(sources: tuple[Source, ...], text: Text | None) -> Picker:
     if not sources:
-        return lambda cells: ""
+        return lambda _cells: ""
     if len(sources) == 1 and sources[0].label_column is None:
         column = sources[0].column
         if text is None:
@@ -49,7 +49,7 @@ def _picker(sources: tuple[Source, ...], text: Text | None) -> Picker:
 
 def _date_picker(sources: tuple[Source, ...], text: Text | None) -> Callable[[Sequence[Any]], Any]:
     if not sources:
-        return lambda cells: None
+        return lambda _cells: None
     column = sources[0].column
     convert = text or _same
 

@@ -49,7 +49,9 @@ def _is_quoted_printable(line: str) -> bool:
     return colon > 0 and "QUOTED-PRINTABLE" in line[:colon].upper()
 
 
-def cards(data: bytes, encoding: str) -> Iterator[tuple[list[str], bool]]:
+def cards(  # noqa: C901 - the BEGIN/END nesting state machine reads best in one loop
+    data: bytes, encoding: str
+) -> Iterator[tuple[list[str], bool]]:
     """Each top-level card's property lines, and whether it is a group (list) card; a nested
     card (a 2.1 AGENT) and an empty card are left out; a file cut short gives its last card."""
     card: list[str] | None = None

@@ -188,7 +188,7 @@ class _Card:
     unknown_charset: str = ""
 
 
-def _parse(card: list[str], eight_bit: bool) -> _Card:
+def _parse(card: list[str], eight_bit: bool) -> _Card:  # noqa: C901 - one branch per vCard property
     """One card's fields; eight_bit when its lines were read as Latin-1 (vcard_text.EIGHT_BIT)."""
     found = _Card()
     emails: list[tuple[int, int, str]] = []

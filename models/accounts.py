@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.clients import ProviderClient
 
 
 class Role(StrEnum):
@@ -61,6 +65,8 @@ class Provider(Model):
     practice_name = fields.CharField(max_length=200, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
+    user_id: UUID
+
     class Meta:
         table = "providers"
 
@@ -82,7 +88,7 @@ class VerificationToken(Model):
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="verification_tokens", on_delete=fields.CASCADE, null=True
     )
-    record: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    record: fields.ForeignKeyNullableRelation[ProviderClient] = fields.ForeignKeyField(
         "models.ProviderClient",
         related_name="invitation_tokens",
         on_delete=fields.CASCADE,

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import Provider
+    from models.clients import Client
 
 
 class AppointmentStatus(StrEnum):
@@ -19,10 +24,10 @@ class Appointment(Model):
     """A session slot. Confirming it needs the client's onboarding to be complete."""
 
     id = fields.UUIDField(primary_key=True)
-    provider: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
         "models.Provider", related_name="appointments", on_delete=fields.CASCADE
     )
-    client: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
         "models.Client", related_name="appointments", on_delete=fields.CASCADE
     )
     starts_at = fields.DatetimeField()

@@ -9,10 +9,14 @@ profile (a new account) or is merged into the profile they already have.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import Provider, User
 
 
 class AddedVia(StrEnum):
@@ -24,7 +28,7 @@ class AddedVia(StrEnum):
 class Client(Model):
     id = fields.UUIDField(primary_key=True)
     # None: the entries of a provider's list entry that its person has not accepted yet
-    user: fields.OneToOneNullableRelation = fields.OneToOneField(
+    user: fields.OneToOneNullableRelation[User] = fields.OneToOneField(
         "models.User", related_name="client", on_delete=fields.CASCADE, null=True
     )
     legal_first_name = fields.CharField(max_length=100)
@@ -64,10 +68,10 @@ class ProviderClient(Model):
     """
 
     id = fields.UUIDField(primary_key=True)
-    provider: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
         "models.Provider", related_name="client_links", on_delete=fields.CASCADE
     )
-    client: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
         "models.Client", related_name="provider_links", on_delete=fields.CASCADE
     )
     added_via = fields.CharEnumField(AddedVia, max_length=16)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.clients import Client
 
 
 class FormKind(StrEnum):
@@ -28,10 +32,10 @@ class FormDocument(Model):
 
 class FormAcknowledgement(Model):
     id = fields.UUIDField(primary_key=True)
-    client: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
         "models.Client", related_name="form_acknowledgements", on_delete=fields.CASCADE
     )
-    document: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    document: fields.ForeignKeyRelation[FormDocument] = fields.ForeignKeyField(
         "models.FormDocument", related_name="acknowledgements", on_delete=fields.CASCADE
     )
     acknowledged_at = fields.DatetimeField(auto_now_add=True)

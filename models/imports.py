@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import Provider
 
 
 class ImportStatus(StrEnum):
@@ -26,7 +30,7 @@ class IssueSeverity(StrEnum):
 
 class ClientImport(Model):
     id = fields.UUIDField(primary_key=True)
-    provider: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
         "models.Provider", related_name="imports", on_delete=fields.CASCADE
     )
     file_name = fields.CharField(max_length=255)
@@ -34,11 +38,11 @@ class ClientImport(Model):
     status = fields.CharEnumField(ImportStatus, max_length=16, default=ImportStatus.QUEUED)
     dry_run = fields.BooleanField(default=False)
     send_invitations = fields.BooleanField(default=True)
-    explicit_mapping: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
-    column_mapping: list = fields.JSONField(default=list)  # type: ignore[type-arg]
-    ignored_columns: list = fields.JSONField(default=list)  # type: ignore[type-arg]
+    explicit_mapping: dict[str, Any] = fields.JSONField(default=dict)
+    column_mapping: list[Any] = fields.JSONField(default=list)
+    ignored_columns: list[Any] = fields.JSONField(default=list)
     # how to read the rows again (importing.plans), so the worker skips a second inspection
-    file_plan: dict = fields.JSONField(null=True)  # type: ignore[type-arg]
+    file_plan: dict[str, Any] = fields.JSONField(null=True)
     total_rows = fields.IntField(null=True)
     processed_rows = fields.IntField(default=0)
     created_count = fields.IntField(default=0)
@@ -69,7 +73,7 @@ class ClientImportFile(Model):
     row on UPDATE, and every read of a job (lists, progress) would otherwise carry the file.
     """
 
-    client_import: fields.OneToOneRelation = fields.OneToOneField(
+    client_import: fields.OneToOneRelation[ClientImport] = fields.OneToOneField(
         "models.ClientImport", related_name="file", on_delete=fields.CASCADE, primary_key=True
     )
     data = fields.BinaryField()
@@ -82,7 +86,7 @@ class ClientImportFile(Model):
 
 class ClientImportIssue(Model):
     id = fields.BigIntField(primary_key=True)
-    client_import: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    client_import: fields.ForeignKeyRelation[ClientImport] = fields.ForeignKeyField(
         "models.ClientImport", related_name="issues", on_delete=fields.CASCADE
     )
     row = fields.IntField()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import Provider
+    from models.clients import Client
 
 from models.accounts import Role
 
@@ -14,10 +19,10 @@ class MessageThread(Model):
     """The one conversation of a provider and a client, with per-side notification times."""
 
     id = fields.UUIDField(primary_key=True)
-    provider: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
         "models.Provider", related_name="message_threads", on_delete=fields.CASCADE
     )
-    client: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
         "models.Client", related_name="message_threads", on_delete=fields.CASCADE
     )
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -39,7 +44,7 @@ class Message(Model):
     """One message. The body is stored as text and never leaves the API in e-mail or logs."""
 
     id = fields.UUIDField(primary_key=True)
-    thread: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    thread: fields.ForeignKeyRelation[MessageThread] = fields.ForeignKeyField(
         "models.MessageThread", related_name="messages", on_delete=fields.CASCADE
     )
     sender_role = fields.CharEnumField(Role, max_length=16)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -20,7 +21,7 @@ class OutboxMessage(Model):
     id = fields.UUIDField(primary_key=True)
     kind = fields.CharField(max_length=64)
     # ids only, never names, addresses or other PHI
-    payload: dict = fields.JSONField(default=dict)  # type: ignore[type-arg]
+    payload: dict[str, Any] = fields.JSONField(default=dict)
     # the account the message is about, so superseded messages can be found
     subject_id = fields.UUIDField(null=True, db_index=True)
     status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)

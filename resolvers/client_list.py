@@ -109,7 +109,7 @@ async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page[Client
             value, last_id = read_cursor(args.after)
         op = "lt" if descending else "gt"
         page_query = page_query.filter(
-            Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": last_id})  # type: ignore[arg-type]
+            Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": last_id})
         )
     prefix = "-" if descending else ""
     links = (

@@ -56,7 +56,7 @@ class Viewer:
     user: strawberry.Private[User]
 
     @strawberry.field(description="The provider's profile; set for providers only.")
-    async def provider(self, info: Info) -> ProviderProfile | None:
+    async def provider(self) -> ProviderProfile | None:
         provider = await accounts.provider_profile(self.user)
         return ProviderProfile.from_model(provider) if provider else None
 

@@ -14,10 +14,9 @@ from resolvers.errors import DomainError
 from resolvers.imports import ImportFileError as FileRefused
 from schema.context import Info
 from schema.enum_docs import describe_enum
-from schema.enums import ClientField, ImportFormat, ImportStatus, IssueSeverity
+from schema.enums import ClientField, ErrorCode, ImportFormat, ImportStatus, IssueSeverity
 from schema.errors import (
     AuthError,
-    ErrorCode,
     ImportFileError,
     InputError,
     InvalidStateError,

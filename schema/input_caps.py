@@ -96,13 +96,13 @@ class _CapsVisitor(Visitor):
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
         self.names.append(node.name.value)
 
-    def leave_argument(self, node: ArgumentNode, *_: Any) -> None:
+    def leave_argument(self, _node: ArgumentNode, *_: Any) -> None:
         self.names.pop()
 
     def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
         self.names.append(node.name.value)
 
-    def leave_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+    def leave_object_field(self, _node: ObjectFieldNode, *_: Any) -> None:
         self.names.pop()
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> None:

@@ -229,7 +229,6 @@ class MessagingQueries:
     @strawberry.field(description="A provider's public profile, for a client to message.")
     async def provider(
         self,
-        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The provider's id.")],
     ) -> ProviderProfile | None:
         provider = await message_threads.provider_profile(id)

@@ -81,7 +81,9 @@ def _should_mask(error: GraphQLError) -> bool:
 
 class CaseloadSchema(strawberry.Schema):
     def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+        self,
+        errors: list[GraphQLError],
+        execution_context: ExecutionContext | None = None,  # noqa: ARG002 - strawberry's signature
     ) -> None:
         # Exception text can carry PHI (a database error quoting a value): log type and path only.
         for error in errors:

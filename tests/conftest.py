@@ -17,8 +17,7 @@ from caseload.app import create_app
 from caseload.db import apply_migrations
 from caseload.embedded_redis import EmbeddedRedis, free_port
 from caseload.settings import Settings
-from models.default_forms import ensure_default_forms
-from tests.support import Api
+from tests.support import Api, ensure_default_forms
 
 
 @pytest.fixture(scope="session")

@@ -16,28 +16,20 @@ from models import (
     User,
 )
 from tests.support import (
+    APPOINTMENT_RESULT,
     Api,
     accept_invitation,
     add_client,
+    confirm,
     mail_files,
     read_mail,
     run_worker,
+    schedule,
     sign_up_client,
     sign_up_provider,
 )
 
-RESULT = """
-  __typename
-  ... on AppointmentSuccess { appointment { id startsAt endsAt status
-      client { id displayName } provider { id displayName } } }
-  ... on MutationError { code message }
-  ... on InputError { fields { field message } }
-  ... on OnboardingIncompleteError { missingSteps }
-"""
-SCHEDULE = (
-    f"mutation($i: ScheduleAppointmentInput!) {{ scheduleAppointment(input: $i) {{ {RESULT} }} }}"
-)
-CONFIRM = f"mutation($id: ID!) {{ confirmAppointment(id: $id) {{ {RESULT} }} }}"
+RESULT = APPOINTMENT_RESULT
 CANCEL = f"mutation($id: ID!) {{ cancelAppointment(id: $id) {{ {RESULT} }} }}"
 ARCHIVE = "mutation($id: ID!) { archiveClient(id: $id) { __typename } }"
 LIST = """
@@ -54,15 +46,6 @@ DAY = datetime(2031, 3, 10, tzinfo=UTC)
 
 def at(hour: float, day: int = 0) -> str:
     return (DAY + timedelta(days=day, hours=hour)).isoformat()
-
-
-async def schedule(api: Api, token: str, client_id: str, start: str, end: str) -> dict[str, Any]:
-    variables = {"i": {"clientId": client_id, "startsAt": start, "endsAt": end}}
-    return (await api.gql(SCHEDULE, variables, token))["scheduleAppointment"]
-
-
-async def confirm(api: Api, token: str, appointment_id: str) -> dict[str, Any]:
-    return (await api.gql(CONFIRM, {"id": appointment_id}, token))["confirmAppointment"]
 
 
 async def cancel(api: Api, token: str, appointment_id: str) -> dict[str, Any]:

@@ -22,12 +22,12 @@ from tests.support import (
     Api,
     accept_invitation,
     add_client,
+    our_schema,
     sign_up_client,
     sign_up_provider,
     socket_close_code,
     subscribe,
 )
-from tests.test_schema_contract import _ours
 
 ROLES = (
     "anonymous",
@@ -363,7 +363,7 @@ async def _first_message(
 
 
 def _schema_root_fields() -> set[str]:
-    schema = _ours()
+    schema = our_schema()
     roots = (schema.query_type, schema.mutation_type, schema.subscription_type)
     return {name for root in roots if root for name in root.fields}
 

@@ -8,6 +8,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from models import (
     AuditEvent,
     Client,
@@ -21,9 +23,12 @@ from models import (
     User,
 )
 from resolvers.actor import OPERATOR
-from tests.support import Api, sign_up_provider
+from tests.support import FIXTURES, Api, sign_up_provider
 
-FIXTURE = Path("/work/shared/fixtures/imports/jane-patient-list.csv")
+pytestmark = pytest.mark.slow
+
+
+FIXTURE = FIXTURES / "jane-patient-list.csv"
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -34,6 +34,9 @@ from tests.support import (
     sign_up_provider,
 )
 
+pytestmark = pytest.mark.slow
+
+
 PROVIDERS = 4
 CLIENTS_EACH = 15
 VERIFY = f"mutation($i: VerifyEmailInput!) {{ verifyEmail(input: $i) {{ {AUTH_FIELDS} }} }}"

@@ -12,22 +12,25 @@ from typing import Any
 
 from models import AuditEvent, Client, ClientImport, ProviderClient, Session, User
 from resolvers.accounts import create_staff
-from tests.onboarding_steps import CLIENT, add_billing, set_insurance, verify
 from tests.support import (
     AUTH_FIELDS,
+    CLIENT,
     CLIENT_FIELDS,
     PASSWORD,
     Api,
     accept_invitation,
+    add_billing,
     add_client,
     import_status,
     link_token_of,
     mail_files,
     read_mail,
     run_worker,
+    set_insurance,
     sign_up_client,
     sign_up_provider,
     start_import,
+    verify,
 )
 
 UPDATE = f"""

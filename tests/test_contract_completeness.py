@@ -14,12 +14,14 @@ from graphql import (
     is_required_input_field,
 )
 
-from tests.test_schema_contract import CONTRACT, _default, _ours
+from tests.support import CONTRACT, argument_default, our_schema
 
 FieldsType = GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType
 
 
-def _missing_or_different(ours: GraphQLSchema, contract: GraphQLSchema) -> list[str]:
+def _missing_or_different(  # noqa: C901 - one walk over every kind of schema member
+    ours: GraphQLSchema, contract: GraphQLSchema
+) -> list[str]:
     problems: list[str] = []
     for name, theirs in contract.type_map.items():
         if name.startswith("__"):
@@ -47,7 +49,7 @@ def _missing_or_different(ours: GraphQLSchema, contract: GraphQLSchema) -> list[
                         problems.append(f"{name}.{field_name}({arg_name}) missing")
                     elif str(my_arg.type) != str(arg.type):
                         problems.append(f"{name}.{field_name}({arg_name}): type differs")
-                    elif _default(my_arg) != _default(arg):
+                    elif argument_default(my_arg) != argument_default(arg):
                         problems.append(f"{name}.{field_name}({arg_name}): default differs")
                 # an extra required argument would break the contract's callers
                 for arg_name, my_arg in my_args.items():
@@ -82,7 +84,7 @@ def _missing_or_different(ours: GraphQLSchema, contract: GraphQLSchema) -> list[
 
 
 def test_everything_in_the_contract_exists_with_its_shape() -> None:
-    assert _missing_or_different(_ours(), build_schema(CONTRACT.read_text())) == []
+    assert _missing_or_different(our_schema(), build_schema(CONTRACT.read_text())) == []
 
 
 def test_the_check_notices_what_is_missing() -> None:
@@ -95,7 +97,7 @@ def test_the_check_notices_what_is_missing() -> None:
         + "extend type PageInfo { invented: Int }\n"
         + "extend union ClientResult = ClientImport\n"
     )
-    problems = _missing_or_different(_ours(), build_schema(extra))
+    problems = _missing_or_different(our_schema(), build_schema(extra))
     assert sorted(problems) == sorted(
         [
             "type Invented missing",

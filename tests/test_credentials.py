@@ -15,7 +15,6 @@ from caseload.graphql_view import client_address
 from caseload.security import hash_password, verify_password
 from resolvers.accounts import create_staff
 from resolvers.errors import InvalidInput
-from tests.onboarding_steps import verify
 from tests.support import (
     AUTH_FIELDS,
     PASSWORD,
@@ -26,6 +25,7 @@ from tests.support import (
     read_mail,
     run_worker,
     sign_up_provider,
+    verify,
 )
 
 SIGN_UP_PROVIDER = (

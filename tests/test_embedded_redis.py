@@ -22,6 +22,8 @@ import redis
 from caseload import embedded_redis
 from caseload.embedded_redis import EmbeddedRedis, find_server_binary, free_port
 
+pytestmark = pytest.mark.slow
+
 
 def gone(pid: int) -> bool:
     """True once the process no longer exists (a zombie left to init counts as gone)."""
@@ -63,8 +65,8 @@ def test_find_server_binary_is_executable() -> None:
 def test_find_server_binary_explains_when_there_is_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda _name: None)
     with pytest.raises(RuntimeError, match="redis-server"):
         find_server_binary()
 

@@ -23,6 +23,7 @@ from typing import IO
 
 import asyncpg
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
 from caseload.embedded_redis import EmbeddedRedis, free_port
@@ -33,12 +34,15 @@ from tests.support import (
     add_client,
     follow_confirmation,
     import_status,
+    many,
     read_mail,
     record_outcome,
     sign_up_provider,
     start_import,
 )
-from tests.test_imports import many
+
+pytestmark = pytest.mark.slow
+
 
 POSTGRES_SH = REPO / "scripts" / "postgres.sh"
 TOTAL = 20_000

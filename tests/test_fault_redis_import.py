@@ -7,19 +7,24 @@ import signal
 import time
 from collections import Counter
 
+import pytest
+
 from caseload.embedded_redis import EmbeddedRedis
 from models import Client, ClientImport, OutboxMessage, OutboxStatus, ProviderClient
 from tests.support import (
     Api,
     import_status,
     mail_files,
+    many,
     read_mail,
     record_outcome,
     sign_up_provider,
     start_import,
+    worker_process,
 )
-from tests.test_import_progress import _worker
-from tests.test_imports import many
+
+pytestmark = pytest.mark.slow
+
 
 TOTAL = 300
 DOMAIN = "redis-outage.example"
@@ -47,7 +52,7 @@ async def test_import_started_while_redis_is_down_runs_exactly_once_redis_is_bac
     finally:
         redis_server.restart()
 
-    worker = _worker(api)  # its import sweeper finds the job nobody queued
+    worker = worker_process(api)  # its import sweeper finds the job nobody queued
     try:
         back_at = time.monotonic()
         while time.monotonic() - back_at < 60:

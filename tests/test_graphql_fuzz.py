@@ -7,13 +7,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import graphql
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema
 
-from tests.support import REPO, Api, add_client, record_outcome, sign_up_provider
-from tests.test_appointments import schedule
-from tests.test_messaging import provider_id_of, send
+from tests.support import (
+    REPO,
+    Api,
+    add_client,
+    provider_id_of,
+    record_outcome,
+    schedule,
+    send,
+    sign_up_provider,
+)
+
+pytestmark = pytest.mark.slow
+
 
 SDL = (REPO / "schema.graphql").read_text()
 # logOut would end the provider's session and turn the rest of the run anonymous;

@@ -404,8 +404,9 @@ async def test_subscription_text_errors_are_coded(api: Api) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
 
 
+@pytest.mark.usefixtures("api")  # a flushed Redis
 async def test_the_persisted_query_store_expires_and_evicts_the_oldest(
-    api: Api, redis_server: EmbeddedRedis
+    redis_server: EmbeddedRedis,
 ) -> None:
     redis = aioredis.from_url(redis_server.url)
     try:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
+
+import pytest
 
 from models import Client, ClientImport, OutboxMessage, ProviderClient, User
 from tests.support import (
     Api,
+    many,
     record_outcome,
     run_worker,
     sign_up_provider,
     start_import,
     subscribe,
+    worker_process,
 )
-from tests.test_imports import many
 
 PROGRESS = """subscription($id: ID!) { clientImportProgress(id: $id) {
   id status processedRows totalRows createdCount } }"""
@@ -69,31 +70,13 @@ async def test_nobody_else_can_watch(api: Api) -> None:
         assert (await sub.message())["type"] == "complete"
 
 
-def _worker(api: Api) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "CASELOAD_DATABASE_URL": api.settings.resolved_database_url(),
-            "CASELOAD_REDIS_URL": api.settings.redis_url or "",
-            "CASELOAD_DATA_DIR": str(api.settings.data_dir),
-            "CASELOAD_IMPORT_LEASE_SECONDS": "3",
-            "CASELOAD_IMPORT_BATCH_ROWS": "500",
-        }
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "caseload.cli", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
+@pytest.mark.slow
 async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Api) -> None:
     token, _ = await sign_up_provider(api)
     total = 20_000
     result = await start_import(api, token, many(total))
     import_id = result["clientImport"]["id"]
-    first = _worker(api)
+    first = worker_process(api)
     try:
         for _ in range(600):
             job = await ClientImport.get(id=import_id)
@@ -108,7 +91,7 @@ async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Ap
         if first.poll() is None:
             first.kill()
     killed_at = time.monotonic()
-    second = _worker(api)
+    second = worker_process(api)
     try:
         while time.monotonic() - killed_at < 60:
             job = await ClientImport.get(id=import_id)

@@ -8,6 +8,8 @@ import io
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import pytest
+
 from models import (
     Client,
     ClientImport,
@@ -20,24 +22,14 @@ from resolvers.import_runner import claim
 from tests.support import (
     Api,
     add_client,
+    csv_bytes,
     import_status,
+    many,
     run_worker,
     sign_up_provider,
     start_import,
 )
 from workers.imports import ImportSlots, run_import_job
-
-
-def csv_bytes(rows: list[list[str]], header: list[str] | None = None) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header or ["First Name", "Last Name", "Email", "Mobile Phone"])
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
-def many(n: int, domain: str = "example.org") -> bytes:
-    return csv_bytes([[f"First{i}", f"Last{i}", f"person{i}@{domain}", ""] for i in range(n)])
 
 
 async def test_refusals_write_nothing(api: Api) -> None:
@@ -265,6 +257,7 @@ async def test_the_uploaded_file_is_dropped_once_the_import_is_over(api: Api) ->
     assert await ClientImportFile.all().count() == 0  # client data is not kept past its use
 
 
+@pytest.mark.slow
 async def test_a_busy_worker_leaves_further_imports_for_a_free_slot(api: Api) -> None:
     settings = api.settings.model_copy(update={"worker_import_slots": 1, "import_batch_rows": 100})
     token, _ = await sign_up_provider(api)

@@ -16,10 +16,10 @@ from models import (
     VerificationToken,
 )
 from resolvers.accounts import create_staff
-from tests.onboarding_steps import RESEND, verify
 from tests.support import (
     AUTH_FIELDS,
     PASSWORD,
+    RESEND,
     Api,
     add_client,
     link_token_of,
@@ -28,6 +28,7 @@ from tests.support import (
     run_worker,
     sign_up_client,
     sign_up_provider,
+    verify,
 )
 
 LOG_IN = f"mutation($i: LogInInput!) {{ logIn(input: $i) {{ {AUTH_FIELDS} }} }}"

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.onboarding_steps import (
-    CLIENT_UPDATED,
-    acknowledge,
-    add_billing,
-    set_insurance,
-    verify,
-)
 from tests.support import (
+    CLIENT_UPDATED,
     Api,
     Subscription,
     accept_invitation,
+    acknowledge,
+    add_billing,
     add_client,
     assert_no_event,
     link_token_of,
     mail_files,
     read_mail,
     run_worker,
+    set_insurance,
     sign_up_client,
     sign_up_provider,
     socket_close_code,
     subscribe,
     subscribe_listening,
+    verify,
 )
 
 WITHIN = 1.0  # seconds: the promise to providers

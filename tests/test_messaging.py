@@ -16,23 +16,17 @@ from tests.support import (
     Api,
     accept_invitation,
     add_client,
+    client_id_of,
     count_queries,
     mail_files,
+    provider_id_of,
     read_mail,
     run_worker,
+    send,
     sign_up_client,
     sign_up_provider,
 )
 
-SEND = """
-mutation($i: SendMessageInput!) { sendMessage(input: $i) {
-  __typename
-  ... on MessageSuccess { message { id body sentAt senderRole readAt }
-      thread { id unreadCount lastMessageAt provider { id displayName } client { id } } }
-  ... on MutationError { code reason: message }
-  ... on InputError { fields { field message } }
-} }
-"""
 MARK_READ = """
 mutation($id: ID!) { markThreadRead(threadId: $id) {
   __typename
@@ -60,20 +54,7 @@ query($archived: Boolean, $first: Int) { clients(archived: $archived, first: $fi
   edges { node { id addedVia archived messageThread { id unreadCount } } }
 } }
 """
-ME = "{ me { provider { id } client { id } } }"
 ARCHIVE = "mutation($id: ID!) { archiveClient(id: $id) { __typename } }"
-
-
-async def send(api: Api, token: str, body: str, **target: str) -> dict[str, Any]:
-    return (await api.gql(SEND, {"i": {"body": body, **target}}, token))["sendMessage"]
-
-
-async def provider_id_of(api: Api, token: str) -> str:
-    return (await api.gql(ME, token=token))["me"]["provider"]["id"]
-
-
-async def client_id_of(api: Api, token: str) -> str:
-    return (await api.gql(ME, token=token))["me"]["client"]["id"]
 
 
 async def list_nodes(api: Api, token: str, **variables: Any) -> list[dict[str, Any]]:

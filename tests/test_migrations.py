@@ -16,6 +16,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+pytestmark = pytest.mark.slow
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Runs in its own process: migrating another database must not touch this process's Tortoise.

@@ -13,30 +13,28 @@ from caseload.embedded_redis import EmbeddedRedis
 from caseload.redis import connect, make_services
 from models import Client, OutboxMessage, OutboxStatus
 from resolvers.reminders import queue_due_reminders
-from tests.onboarding_steps import (
+from tests.support import (
+    AUTH_FIELDS,
     CLIENT,
     CLIENT_UPDATED,
     INSURANCE,
+    PASSWORD,
     RESEND,
     UPDATE_PROFILE,
-    acknowledge,
-    add_billing,
-    set_insurance,
-    verify,
-)
-from tests.support import (
-    AUTH_FIELDS,
-    PASSWORD,
     Api,
     Subscription,
+    acknowledge,
+    add_billing,
     add_client,
     follow_confirmation,
     link_token_of,
     record_outcome,
     run_worker,
+    set_insurance,
     sign_up_provider,
     smtp_server,
     subscribe_listening,
+    verify,
 )
 from workers.outbox import sweep
 

@@ -11,22 +11,28 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from tests.onboarding_steps import acknowledge, add_billing, set_insurance, verify
 from tests.support import (
     AUTH_FIELDS,
     PASSWORD,
     Api,
+    acknowledge,
+    add_billing,
     add_client,
+    client_id_of,
+    confirm,
     confirm_own_email,
     link_token_of,
     mail_files,
+    provider_id_of,
     read_mail,
     record_outcome,
     run_worker,
+    schedule,
+    send,
+    set_insurance,
     start_import,
+    verify,
 )
-from tests.test_appointments import confirm, schedule
-from tests.test_messaging import client_id_of, provider_id_of, send
 
 PROVIDER_NAME = "Dr Zzcanaryprovider"
 PROVIDER_EMAIL = "canary.provider@canary-mail.example"

@@ -12,15 +12,16 @@ from caseload.redis import connect, make_services
 from models import Client, OutboxMessage, OutboxStatus, ProviderClient, User
 from resolvers.ports import Services
 from resolvers.reminders import queue_due_reminders
-from tests.onboarding_steps import complete_onboarding, verify
 from tests.support import (
     Api,
     add_client,
+    complete_onboarding,
     link_token_of,
     mail_files,
     read_mail,
     run_worker,
     sign_up_provider,
+    verify,
 )
 
 REMINDER = "email.onboarding_reminder"

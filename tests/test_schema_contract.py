@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from graphql import (
-    GraphQLArgument,
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -11,32 +10,16 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
     build_schema,
-    print_ast,
 )
 
 from caseload.settings import Settings
 from schema.root import build_schema as build_caseload_schema
-from tests.support import REPO, SHARED
-
-CONTRACT = SHARED / "contract" / "schema.graphql"
+from tests.support import CONTRACT, REPO, argument_default, contract_schema, our_schema
 
 
-def _ours() -> GraphQLSchema:
-    return build_schema(build_caseload_schema(Settings()).as_str())
-
-
-def _contract() -> GraphQLSchema:
-    return build_schema(CONTRACT.read_text())
-
-
-def _default(arg: GraphQLArgument) -> str | None:
-    # `= null` on a nullable argument means the same as no default
-    node = arg.ast_node.default_value if arg.ast_node else None
-    printed = print_ast(node) if node else None
-    return None if printed == "null" else printed
-
-
-def _shape_differences(ours: GraphQLSchema, contract: GraphQLSchema) -> list[str]:
+def _shape_differences(  # noqa: C901 - one walk over every kind of schema member
+    ours: GraphQLSchema, contract: GraphQLSchema
+) -> list[str]:
     problems: list[str] = []
     for name, theirs in contract.type_map.items():
         if name.startswith("__") or name not in ours.type_map:
@@ -58,7 +41,9 @@ def _shape_differences(ours: GraphQLSchema, contract: GraphQLSchema) -> list[str
                     my_arg = my_field.args.get(arg_name)
                     if my_arg is None:
                         problems.append(f"{name}.{field_name}({arg_name}) missing")
-                    elif str(my_arg.type) != str(arg.type) or _default(my_arg) != _default(arg):
+                    elif str(my_arg.type) != str(arg.type) or argument_default(
+                        my_arg
+                    ) != argument_default(arg):
                         problems.append(f"{name}.{field_name}({arg_name}) differs")
             if isinstance(theirs, GraphQLObjectType) and isinstance(mine, GraphQLObjectType):
                 wanted = {i.name for i in theirs.interfaces}
@@ -81,12 +66,12 @@ def test_committed_schema_file_matches_the_code() -> None:
 
 
 def test_types_shared_with_the_contract_have_its_shape() -> None:
-    assert _shape_differences(_ours(), _contract()) == []
+    assert _shape_differences(our_schema(), contract_schema()) == []
 
 
 def test_the_shape_check_notices_a_difference() -> None:
     changed = CONTRACT.read_text().replace(
         "type PageInfo { hasNextPage: Boolean!", "type PageInfo { hasNextPage: Int!"
     )
-    problems = _shape_differences(_ours(), build_schema(changed))
+    problems = _shape_differences(our_schema(), build_schema(changed))
     assert problems == ["PageInfo.hasNextPage: Boolean! != Int!"]

@@ -9,27 +9,25 @@ from pathlib import Path
 
 from models import AuditEvent, Client, OutboxMessage, OutboxStatus, User
 from resolvers.accounts import create_staff
-from tests.onboarding_steps import (
+from tests.support import (
     ACKNOWLEDGE,
     ADD_BILLING,
+    PASSWORD,
+    REPO,
     SET_INSURANCE,
     UPDATE_PROFILE,
+    Api,
     acknowledge,
     add_billing,
     current_forms,
-    set_insurance,
-    verify,
-)
-from tests.support import (
-    PASSWORD,
-    REPO,
-    Api,
     link_token_of,
     mail_files,
     read_mail,
     run_worker,
+    set_insurance,
     sign_up_client,
     sign_up_provider,
+    verify,
 )
 
 LOG_IN = "mutation($i: LogInInput!) { logIn(input: $i) { ... on AuthSuccess { token } } }"

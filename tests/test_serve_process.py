@@ -13,10 +13,14 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 import websockets
 
 from caseload.embedded_redis import free_port
 from tests.support import PASSWORD
+
+pytestmark = pytest.mark.slow
+
 
 SIGN_UP = """mutation($i: SignUpProviderInput!) { signUpProvider(input: $i) {
   __typename ... on AuthSuccess { token } } }"""

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import psutil
+import pytest
 
 from caseload.embedded_redis import free_port
 from tests.support import (
@@ -27,6 +28,9 @@ from tests.support import (
     read_mail,
     record_outcome,
 )
+
+pytestmark = pytest.mark.slow
+
 
 ROWS = 20_000
 PROVIDER_EMAIL = "supervised@example.com"

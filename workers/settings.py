@@ -48,7 +48,7 @@ def build_worker(
         ctx["worker_id"] = uuid.uuid4().hex
         ctx["import_slots"] = ImportSlots(settings.worker_import_slots)
 
-    async def shutdown(ctx: dict[str, Any]) -> None:
+    async def shutdown(_ctx: dict[str, Any]) -> None:
         if own_database:
             await close_db()
 

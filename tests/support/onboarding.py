@@ -1,35 +1,12 @@
-"""GraphQL documents and small steps of client onboarding, shared by the onboarding tests."""
+"""Small steps of client onboarding (verify, insurance, billing, forms), shared by its tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.support import AUTH_FIELDS, CLIENT_FIELDS, PASSWORD, Api
-
-CLIENT_RESULT = f"""
-  __typename
-  ... on ClientSuccess {{ client {{ {CLIENT_FIELDS} }} }}
-  ... on MutationError {{ code message }}
-  ... on InputError {{ fields {{ field message }} }}
-"""
-
-VERIFY = f"mutation($i: VerifyEmailInput!) {{ verifyEmail(input: $i) {{ {AUTH_FIELDS} }} }}"
-RESEND = f"mutation($id: ID!) {{ resendInvitation(clientId: $id) {{ {CLIENT_RESULT} }} }}"
-UPDATE_PROFILE = (
-    f"mutation($i: UpdateMyProfileInput!) {{ updateMyProfile(input: $i) {{ {CLIENT_RESULT} }} }}"
-)
-SET_INSURANCE = (
-    f"mutation($i: InsuranceInput!) {{ setMyInsurance(input: $i) {{ {CLIENT_RESULT} }} }}"
-)
-ADD_BILLING = (
-    f"mutation($i: BillingMethodInput!) {{ addMyBillingMethod(input: $i) {{ {CLIENT_RESULT} }} }}"
-)
-ACKNOWLEDGE = (
-    f"mutation($i: AcknowledgeFormsInput!) {{ acknowledgeForms(input: $i) {{ {CLIENT_RESULT} }} }}"
-)
-FORMS = "{ forms { id kind version title body } }"
-CLIENT_UPDATED = f"subscription {{ clientUpdated {{ {CLIENT_FIELDS} }} }}"
-CLIENT = f"query($id: ID!) {{ client(id: $id) {{ {CLIENT_FIELDS} }} }}"
+from tests.support.api import Api
+from tests.support.documents import ACKNOWLEDGE, ADD_BILLING, FORMS, SET_INSURANCE, VERIFY
+from tests.support.factories import PASSWORD
 
 INSURANCE = {
     "carrier": "Blue Heron Health",
