@@ -350,7 +350,7 @@ async def _first_message(
         return "UNAUTHENTICATED" if await socket_close_code(api, {}) == 4403 else "open"
     async with subscribe(api, document, variables(world, role), world.tokens[role]) as sub:
         try:
-            message = await sub.message(0.5)
+            message = await sub.message(1.5)  # "open" means nothing came in this long
         except TimeoutError:
             return "open"
     if message["type"] == "error":
