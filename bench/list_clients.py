@@ -103,7 +103,16 @@ async def seed(settings: Settings) -> tuple[str, str]:
             ]
         )
         links.append(
-            [uuid4(), provider.id, client_id, email, "IMPORT", now, now if accepted else None]
+            [
+                uuid4(),
+                provider.id,
+                client_id,
+                email,
+                "IMPORT",
+                now,
+                now if accepted else None,
+                derived["sort_name"],
+            ]
         )
     async with in_transaction() as conn:
         await insert_rows(
@@ -131,7 +140,16 @@ async def seed(settings: Settings) -> tuple[str, str]:
         await insert_rows(
             conn,
             ProviderClient,
-            ["id", "provider_id", "client_id", "email", "added_via", "added_at", "accepted_at"],
+            [
+                "id",
+                "provider_id",
+                "client_id",
+                "email",
+                "added_via",
+                "added_at",
+                "accepted_at",
+                "sort_name",
+            ],
             links,
         )
     await close_db()

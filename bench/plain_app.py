@@ -23,7 +23,7 @@ SELECT c.id, c.legal_first_name, c.legal_last_name, c.preferred_name,
        pc.added_at, pc.added_via
 FROM provider_clients pc JOIN clients c ON c.id = pc.client_id LEFT JOIN users u ON u.id = c.user_id
 WHERE pc.provider_id = ? AND pc.archived_at IS NULL
-ORDER BY c.sort_name, pc.id LIMIT 50
+ORDER BY pc.sort_name, pc.id LIMIT 50
 """
 
 state: dict[str, aiosqlite.Connection] = {}

@@ -56,8 +56,9 @@ class Page:
 
 
 _ORDER_KEY = {
-    ClientOrder.NAME_ASC: ("client__sort_name", False),
-    ClientOrder.NAME_DESC: ("client__sort_name", True),
+    # the entry's copy of the sort name: ORDER BY reads (provider, archived, sort_name, id)
+    ClientOrder.NAME_ASC: ("sort_name", False),
+    ClientOrder.NAME_DESC: ("sort_name", True),
     ClientOrder.ADDED_ASC: ("added_at", False),
     ClientOrder.ADDED_DESC: ("added_at", True),
 }
@@ -65,7 +66,7 @@ _ORDER_KEY = {
 
 def _sort_value(link: ProviderClient, order: ClientOrder) -> str:
     if order in (ClientOrder.NAME_ASC, ClientOrder.NAME_DESC):
-        return str(link.client.sort_name)
+        return str(link.sort_name)
     return link.added_at.isoformat()
 
 
@@ -101,9 +102,9 @@ async def _filtered(actor: Actor, args: ClientListArgs) -> QuerySet[ProviderClie
     return query
 
 
-async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
-    require_provider(actor)
-    assert actor is not None
+async def page_query(actor: Actor, args: ClientListArgs) -> tuple[Any, QuerySet[ProviderClient]]:
+    """The page's query (read in the order of one provider_clients index) and the whole
+    filtered list's query (for totalCount)."""
     first = max(0, min(args.first, MAX_PAGE))
     field, descending = _ORDER_KEY[args.order]
     query = await _filtered(actor, args)
@@ -119,18 +120,32 @@ async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
             Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": last_id})  # type: ignore[arg-type]
         )
     prefix = "-" if descending else ""
-    links = (
-        await page_query.order_by(f"{prefix}{field}", f"{prefix}id")
+    # ids only: no join unless a filter needs one, so the page is read from the provider's
+    # index in order (the rows themselves are fetched by id afterwards)
+    page = (
+        page_query.order_by(f"{prefix}{field}", f"{prefix}id")
         .limit(first + 1)
-        .select_related("client", "client__user")
+        .values_list("id", flat=True)
     )
+    return page, query
+
+
+async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
+    require_provider(actor)
+    assert actor is not None
+    first = max(0, min(args.first, MAX_PAGE))
+    page, query = await page_query(actor, args)
+    ids = list(await page)
+    found = await ProviderClient.filter(id__in=ids[:first]).select_related("client", "client__user")
+    by_id = {link.id: link for link in found}
+    links = [by_id[i] for i in ids[:first] if i in by_id]
     items = [
         (encode_cursor([_sort_value(link, args.order), str(link.id)]), link_view(link))
-        for link in links[:first]
+        for link in links
     ]
     # every read of client data is audited, a page in one INSERT
-    await audit.record_each(actor, "client.list", [link.client_id for link in links[:first]])
-    return Page(items=items, has_next_page=len(links) > first, count=count_of(query))
+    await audit.record_each(actor, "client.list", [link.client_id for link in links])
+    return Page(items=items, has_next_page=len(ids) > first, count=count_of(query))
 
 
 async def get_client(
