@@ -122,8 +122,14 @@ async def page_query(actor: Actor, args: ClientListArgs) -> tuple[Any, QuerySet[
     prefix = "-" if descending else ""
     # ids only: no join unless a filter needs one, so the page is read from the provider's
     # index in order (the rows themselves are fetched by id afterwards)
+    # On the active list archived_at is NULL throughout: ordering by it changes nothing, and
+    # it lets PostgreSQL see that the index's order is the page's (an IS NULL condition does
+    # not make a column constant for its planner; SQLite reads the index in order either way)
+    order = [f"{prefix}{field}", f"{prefix}id"]
+    if not args.archived:
+        order.insert(0, f"{prefix}archived_at")
     page = (
-        page_query.order_by(f"{prefix}{field}", f"{prefix}id")
+        page_query.order_by(*order)
         .limit(first + 1)
         .values_list("id", flat=True)
     )
