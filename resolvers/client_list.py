@@ -102,9 +102,11 @@ async def _filtered(actor: Actor, args: ClientListArgs) -> QuerySet[ProviderClie
     return query
 
 
-async def page_query(actor: Actor, args: ClientListArgs) -> tuple[Any, QuerySet[ProviderClient]]:
-    """The page's query (read in the order of one provider_clients index) and the whole
-    filtered list's query (for totalCount)."""
+async def page_query(
+    actor: Actor, args: ClientListArgs
+) -> tuple[Any, QuerySet[ProviderClient], list[str]]:
+    """The page's ids (read in the order of one provider_clients index), the whole filtered
+    list's query (for totalCount), and the page's order."""
     first = max(0, min(args.first, MAX_PAGE))
     field, descending = _ORDER_KEY[args.order]
     query = await _filtered(actor, args)
@@ -121,37 +123,36 @@ async def page_query(actor: Actor, args: ClientListArgs) -> tuple[Any, QuerySet[
         )
     prefix = "-" if descending else ""
     # ids only: no join unless a filter needs one, so the page is read from the provider's
-    # index in order (the rows themselves are fetched by id afterwards)
+    # index in order (the rows themselves are fetched by id around it)
     # On the active list archived_at is NULL throughout: ordering by it changes nothing, and
     # it lets PostgreSQL see that the index's order is the page's (an IS NULL condition does
     # not make a column constant for its planner; SQLite reads the index in order either way)
     order = [f"{prefix}{field}", f"{prefix}id"]
     if not args.archived:
         order.insert(0, f"{prefix}archived_at")
-    page = (
-        page_query.order_by(*order)
-        .limit(first + 1)
-        .values_list("id", flat=True)
-    )
-    return page, query
+    page = page_query.order_by(*order).limit(first + 1).values("id")
+    return page, query, order
 
 
 async def list_clients(actor: Actor | None, args: ClientListArgs) -> Page:
     require_provider(actor)
     assert actor is not None
     first = max(0, min(args.first, MAX_PAGE))
-    page, query = await page_query(actor, args)
-    ids = list(await page)
-    found = await ProviderClient.filter(id__in=ids[:first]).select_related("client", "client__user")
-    by_id = {link.id: link for link in found}
-    links = [by_id[i] for i in ids[:first] if i in by_id]
+    page, query, order = await page_query(actor, args)
+    # one statement: the page's ids, read from the index in order, then those rows with their
+    # profiles (the outer ORDER BY sorts the page's rows only)
+    links = await (
+        ProviderClient.filter(id__in=Subquery(page))
+        .order_by(*order)
+        .select_related("client", "client__user")
+    )
     items = [
         (encode_cursor([_sort_value(link, args.order), str(link.id)]), link_view(link))
-        for link in links
+        for link in links[:first]
     ]
     # every read of client data is audited, a page in one INSERT
-    await audit.record_each(actor, "client.list", [link.client_id for link in links])
-    return Page(items=items, has_next_page=len(ids) > first, count=count_of(query))
+    await audit.record_each(actor, "client.list", [link.client_id for link in links[:first]])
+    return Page(items=items, has_next_page=len(links) > first, count=count_of(query))
 
 
 async def get_client(

@@ -91,7 +91,7 @@ async def test_every_order_reads_the_providers_index_without_sorting_the_list(ap
                 ClientListArgs(order=order, archived=archived),
                 ClientListArgs(order=order, archived=archived, after=after),
             ):
-                query, _ = await page_query(actor, args)
+                query, _, _ = await page_query(actor, args)
                 plan = await _plan(query.sql(params_inline=True))
                 # the archived view sorts the provider's archived entries only (a range on
                 # archived_at); the active list, every page of it, sorts nothing
