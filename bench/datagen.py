@@ -29,10 +29,153 @@ def client_records(n: int, *, seed: int = 7, domain: str = "example.org") -> Ite
     for i in range(n):
         first = rng.choice(FIRST)
         last = rng.choice(LAST)
-        phone = f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}"
+        phone = f"({_area_code(rng)}) 555-{rng.randint(0, 9999):04d}"
         dob = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1940, 2010)}"
         email = f"client.{i}@{domain}"
         yield [f"C{i}", first, last, "", email, phone, dob, "Aetna", "Active"]
+
+
+def _area_code(rng: random.Random) -> int:
+    """A North American area code 201-989 that can exist: N11 codes (411, 911) are refused."""
+    while True:
+        code = rng.randint(201, 989)
+        if code % 100 != 11:
+            return code
+
+
+# The realistic mix: many distinct names, some non-ASCII, phones of several countries and
+# shapes, non-ASCII and IDN e-mail addresses, bad rows, in-file duplicates, and addresses
+# already on the provider's list (imported beforehand from existing_records()).
+_SYLLABLES = [
+    "an",
+    "be",
+    "ca",
+    "do",
+    "el",
+    "fa",
+    "gi",
+    "ho",
+    "ja",
+    "ka",
+    "lu",
+    "ma",
+    "ni",
+    "or",
+    "pe",
+    "ra",
+    "si",
+    "to",
+    "ul",
+    "vi",
+    "ya",
+    "zé",
+    "ñu",
+    "ø",
+    "ü",
+    "ç",
+]
+_INTERNATIONAL = [
+    "+44 20 7946 {a:04d}",  # London
+    "+49 30 9018{a:04d}",  # Berlin
+    "+33 1 42 68 {b:02d} {c:02d}",  # Paris
+    "+61 2 9374 {a:04d}",  # Sydney
+    "+52 55 5130 {a:04d}",  # Mexico City
+]
+BAD_SHARE = 0.05
+DUPLICATE_SHARE = 0.05
+EXISTING_SHARE = 0.05
+
+
+def _name(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+
+
+def _phone(rng: random.Random) -> str:
+    kind = rng.random()
+    local = f"({_area_code(rng)}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"
+    if kind < 0.6:
+        return local
+    if kind < 0.7:
+        return f"{local} ext. {rng.randint(1, 999)}"
+    if kind < 0.8:
+        return f"+1 {_area_code(rng)}.{rng.randint(200, 999)}.{rng.randint(0, 9999):04d}"
+    if kind < 0.9:
+        pattern = rng.choice(_INTERNATIONAL)
+        return pattern.format(
+            a=rng.randint(1000, 9999), b=rng.randint(10, 99), c=rng.randint(10, 99)
+        )
+    return ""
+
+
+def _email(rng: random.Random, i: int, first: str, last: str, domain: str) -> str:
+    kind = rng.random()
+    if kind < 0.1:
+        return f"{first.lower()}.{last.lower()}.{i}@{domain}"  # often non-ASCII local part
+    if kind < 0.15:
+        return f"c{i}@bücher-{domain.replace('.', '-')}.de"  # an IDN domain
+    if kind < 0.2:
+        return f"Client.{i}@{domain.upper()}"  # upper case, folded on import
+    return f"client.{i}@{domain}"
+
+
+def existing_records(n: int, *, seed: int = 7, domain: str = "example.org") -> list[list[str]]:
+    """The rows already on the list before realistic_records(n) is imported (EXISTING_SHARE)."""
+    rng = random.Random(seed + 1)
+    count = int(n * EXISTING_SHARE)
+    return [
+        [
+            f"E{i}",
+            _name(rng),
+            _name(rng),
+            "",
+            f"existing.{i}@{domain}",
+            _phone(rng),
+            "",
+            "",
+            "Active",
+        ]
+        for i in range(count)
+    ]
+
+
+def realistic_records(n: int, *, seed: int = 7, domain: str = "example.org") -> Iterator[list[str]]:
+    """n rows of HEADERS in the realistic mix; the first existing_records(n) addresses recur."""
+    rng = random.Random(seed)
+    existing = [r[4] for r in existing_records(n, seed=seed, domain=domain)]
+    emails: list[str] = []
+    for i in range(n):
+        first, last = _name(rng), _name(rng)
+        dob = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1940, 2010)}"
+        draw = rng.random()
+        if draw < BAD_SHARE:
+            # a bad row: no usable e-mail address
+            email = rng.choice(["", f"client.{i} at {domain}", f"client.{i}@"])
+        elif draw < BAD_SHARE + DUPLICATE_SHARE and emails:
+            email = rng.choice(emails)  # the same person twice in one file
+        elif draw < BAD_SHARE + DUPLICATE_SHARE + EXISTING_SHARE and existing:
+            email = existing.pop()  # already on the provider's list
+        else:
+            email = _email(rng, i, first, last, domain)
+            emails.append(email)
+        insurance = rng.choice(["Aetna", "Blue Cross Blue Shield", "Cigna", "", "UnitedHealthcare"])
+        yield [f"C{i}", first, last, "", email, _phone(rng), dob, insurance, "Active"]
+
+
+def _csv_text(records: Iterator[list[str]] | list[list[str]]) -> bytes:
+    lines = [",".join(HEADERS)]
+    for record in records:
+        lines.append(",".join(f'"{v}"' if "," in v else v for v in record))
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def make_realistic_csv(n: int, *, seed: int = 7, domain: str = "example.org") -> bytes:
+    """A UTF-8 CSV of n rows in the realistic mix (see realistic_records)."""
+    return _csv_text(realistic_records(n, seed=seed, domain=domain))
+
+
+def make_existing_csv(n: int, *, seed: int = 7, domain: str = "example.org") -> bytes:
+    """The CSV to import first so that make_realistic_csv(n) finds addresses on the list."""
+    return _csv_text(existing_records(n, seed=seed, domain=domain))
 
 
 def make_csv(n: int, *, seed: int = 7, domain: str = "example.org") -> bytes:

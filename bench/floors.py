@@ -54,3 +54,49 @@ async def postgres_floor(data: bytes, url: str) -> float:
     finally:
         await conn.close()
     return len(rows) / elapsed
+
+
+def eml_floor(count: int, directory: Path) -> float:
+    """Messages/s of rendering an invitation-sized message and writing it as one .eml file."""
+    from caseload.mail import Mail, build_message
+    from caseload.settings import Settings
+
+    settings = Settings(data_dir=directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    text = "Dr Bench invited you to Caseload.\n\nOpen https://caseload.example/accept?token=" + (
+        "x" * 43
+    )
+    started = time.perf_counter()
+    for i in range(count):
+        mail = Mail(
+            to=f"floor.{i}@floor-mail.org", subject="Your invitation", text=text, message_id=f"m{i}"
+        )
+        path = directory / f"{i}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(bytes(build_message(settings, mail)))
+        tmp.rename(path)
+    return count / (time.perf_counter() - started)
+
+
+async def smtp_floor(count: int, port: int) -> float:
+    """Messages/s of aiosmtplib sending rendered messages over one reused connection."""
+    import aiosmtplib
+
+    from caseload.mail import Mail, build_message
+    from caseload.settings import Settings
+
+    settings = Settings()
+    text = "Dr Bench invited you to Caseload.\n\nOpen https://caseload.example/accept?token=" + (
+        "x" * 43
+    )
+    started = time.perf_counter()
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10) as smtp:
+        for i in range(count):
+            mail = Mail(
+                to=f"floor.{i}@floor-smtp.org",
+                subject="Your invitation",
+                text=text,
+                message_id=f"m{i}",
+            )
+            await smtp.send_message(build_message(settings, mail))
+    return count / (time.perf_counter() - started)

@@ -1,7 +1,9 @@
-"""Benchmark: clients(first: 50) over GraphQL vs the same rows as plain Starlette JSON.
+"""Benchmark: clients(first: 50) over GraphQL against two floors measured in the same run.
 
-5,000 clients on one list, SQLite, one uvicorn process per server on loopback, measured in
-the same run; prints requests/s, p50, p99 and the ratio (target: GraphQL >= 0.2 of plain).
+5,000 clients on one list (a third accepted, the rest as an import leaves them), SQLite, one
+uvicorn process per server on loopback: the same rows as plain Starlette JSON, and a minimal
+Strawberry app returning the same 50 clients pre-built; prints requests/s, p50, p99 and the
+ratios (targets: >= 0.5 of the minimal Strawberry app, >= 0.8 of plain JSON).
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import run_load  # noqa: E402
+from bench.stack import machine_load  # noqa: E402
 from caseload.db import apply_migrations, close_db, init_db  # noqa: E402
 from caseload.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from caseload.settings import Settings  # noqa: E402
 
+PLAIN = "plain Starlette JSON"
+MINIMAL = "minimal Strawberry app"
+CASELOAD = "Caseload clients(first: 50)"
 CLIENTS = 5_000
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 CONCURRENCY = 16
@@ -69,11 +75,16 @@ async def seed(settings: Settings) -> tuple[str, str]:
     now = datetime.now(UTC)
     users, clients, links = [], [], []
     for i in range(CLIENTS):
-        user_id, client_id = uuid4(), uuid4()
+        client_id = uuid4()
         email = f"client{i}@example.org"
         first, last = f"First{i % 97}", f"Last{i:05d}"
-        users.append([user_id, email, "CLIENT", now])
-        insured = i % 3 == 0
+        # a third accepted their invitation (the person's own profile, with an account);
+        # the rest are entries as an import leaves them (the entry's own profile, no account)
+        accepted = i % 3 == 0
+        user_id = uuid4() if accepted else None
+        if user_id is not None:
+            users.append([user_id, email, "CLIENT", now, now])
+        insured = i % 2 == 0
         derived = search_fields(first, last, None, email)
         clients.append(
             [
@@ -91,9 +102,22 @@ async def seed(settings: Settings) -> tuple[str, str]:
                 now,
             ]
         )
-        links.append([uuid4(), provider.id, client_id, "IMPORT", now])
+        links.append(
+            [
+                uuid4(),
+                provider.id,
+                client_id,
+                email,
+                "IMPORT",
+                now,
+                now if accepted else None,
+                derived["sort_name"],
+            ]
+        )
     async with in_transaction() as conn:
-        await insert_rows(conn, User, ["id", "email", "role", "created_at"], users)
+        await insert_rows(
+            conn, User, ["id", "email", "role", "created_at", "email_verified_at"], users
+        )
         await insert_rows(
             conn,
             Client,
@@ -114,7 +138,19 @@ async def seed(settings: Settings) -> tuple[str, str]:
             clients,
         )
         await insert_rows(
-            conn, ProviderClient, ["id", "provider_id", "client_id", "added_via", "added_at"], links
+            conn,
+            ProviderClient,
+            [
+                "id",
+                "provider_id",
+                "client_id",
+                "email",
+                "added_via",
+                "added_at",
+                "accepted_at",
+                "sort_name",
+            ],
+            links,
         )
     await close_db()
     return str(provider.id), issued.token
@@ -169,15 +205,16 @@ async def main() -> None:
         )
         results = {}
         for label, app, path, factory in (
-            ("plain Starlette JSON", "bench.plain_app:app", "/clients", False),
-            ("GraphQL clients(first: 50)", "caseload.app:create_app", "/graphql", True),
+            (PLAIN, "bench.plain_app:app", "/clients", False),
+            (MINIMAL, "bench.strawberry_app:app", "/graphql", False),
+            (CASELOAD, "caseload.app:create_app", "/graphql", True),
         ):
             port = free_port()
             process = serve(app, port, env, factory)
             try:
                 url = f"http://127.0.0.1:{port}{path}"
                 await wait_up(f"http://127.0.0.1:{port}/healthz" if factory else url)
-                if factory:
+                if path == "/graphql":
 
                     def ok(response: httpx.Response) -> bool:
                         body = response.json()
@@ -189,7 +226,10 @@ async def main() -> None:
                         seconds=SECONDS,
                         concurrency=CONCURRENCY,
                         json={"query": QUERY},
-                        headers={"authorization": f"Bearer {token}"},
+                        headers={
+                            "authorization": f"Bearer {token}",
+                            "content-type": "application/json",
+                        },
                         check=ok,
                     )
                 else:
@@ -204,14 +244,21 @@ async def main() -> None:
                 process.terminate()
                 process.wait(10)
         print(
-            f"\nclients(first: 50) on a list of {CLIENTS:,} clients, SQLite, one uvicorn process, "
-            f"{CONCURRENCY} concurrent loops for {SECONDS:.0f} s each"
+            f"\nclients(first: 50) with onboarding fields on a list of {CLIENTS:,} clients, SQLite, "
+            f"one uvicorn process per server, {CONCURRENCY} concurrent loops for {SECONDS:.0f} s each"
         )
+        print(f"machine load: {machine_load()}")
         for label, result in results.items():
             print(result.line(label))
-        plain, graphql = results["plain Starlette JSON"], results["GraphQL clients(first: 50)"]
-        ratio = graphql.rps / plain.rps
-        print(f"ratio GraphQL / plain: {ratio:.2f} (target >= 0.20)")
+        caseload = results[CASELOAD].rps
+        print(
+            f"ratio Caseload / minimal Strawberry app: {caseload / results[MINIMAL].rps:.2f} "
+            "(target >= 0.50)"
+        )
+        print(
+            f"ratio Caseload / plain Starlette JSON:   {caseload / results[PLAIN].rps:.2f} "
+            "(target >= 0.80 as the issue words it)"
+        )
 
 
 if __name__ == "__main__":

@@ -16,13 +16,14 @@ DATABASE = os.environ["BENCH_SQLITE_PATH"]
 PROVIDER = os.environ["BENCH_PROVIDER_ID"]
 
 PAGE = """
-SELECT c.id, c.legal_first_name, c.legal_last_name, c.preferred_name, u.email,
-       u.email_verified_at IS NOT NULL AS verified, c.mobile_phone,
-       c.insurance_carrier IS NOT NULL AS insurance, c.billing_token IS NOT NULL AS billing,
+SELECT c.id, c.legal_first_name, c.legal_last_name, c.preferred_name,
+       CASE WHEN pc.accepted_at IS NULL THEN pc.email ELSE u.email END AS email,
+       pc.accepted_at IS NOT NULL AS verified, c.mobile_phone,
+       c.insurance_carrier, c.insurance_member_id, c.billing_brand, c.billing_last4,
        pc.added_at, pc.added_via
-FROM provider_clients pc JOIN clients c ON c.id = pc.client_id JOIN users u ON u.id = c.user_id
+FROM provider_clients pc JOIN clients c ON c.id = pc.client_id LEFT JOIN users u ON u.id = c.user_id
 WHERE pc.provider_id = ? AND pc.archived_at IS NULL
-ORDER BY c.sort_name, pc.id LIMIT 50
+ORDER BY pc.sort_name, pc.id LIMIT 50
 """
 
 state: dict[str, aiosqlite.Connection] = {}

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +84,11 @@ class Stack:
         self.api_ports.append(port)
         return f"http://127.0.0.1:{port}"
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
+    def start_worker(self, **extra: str) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
             [sys.executable, "-m", "caseload.cli", "worker"],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **extra},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -128,10 +131,92 @@ async def wait_ready(base: str, limit: float = 20) -> None:
     raise RuntimeError(f"{base} not ready")
 
 
-async def sign_up(base: str) -> str:
+VERIFY_EMAIL = """mutation($i: VerifyEmailInput!) { verifyEmail(input: $i) {
+  __typename ... on MutationError { code message } } }"""
+
+
+class FileInbox:
+    """The `file` mail backend's directory: the .eml files the worker writes, read as they come."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._seen: set[str] = set()
+        self.recipients: list[str] = []
+        self.contents: dict[str, bytes] = {}
+
+    def poll(self) -> None:
+        if not self.directory.exists():
+            return
+        for entry in os.scandir(self.directory):
+            if entry.name in self._seen or not entry.name.endswith(".eml"):
+                continue
+            self._seen.add(entry.name)
+            data = Path(entry.path).read_bytes()
+            header = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+            match = re.search(rb"^To: (.+?)\r?$", header, re.MULTILINE)
+            recipient = match.group(1).decode() if match else ""
+            self.recipients.append(recipient)
+            self.contents.setdefault(recipient, data)
+
+    def count(self, domain: str) -> int:
+        self.poll()
+        return sum(1 for r in self.recipients if r.endswith("@" + domain))
+
+    def message_to(self, address: str) -> bytes | None:
+        self.poll()
+        return self.contents.get(address)
+
+
+class SmtpInbox:
+    """A real SMTP server (aiosmtpd, its own thread) that keeps what it is sent, unparsed."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self.recipients: list[str] = []
+        self.contents: dict[str, bytes] = {}
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: ARG002 - aiosmtpd calls it so
+        for recipient in envelope.rcpt_tos:
+            self.recipients.append(recipient)
+            self.contents.setdefault(recipient, envelope.content)
+        return "250 OK"
+
+    def __enter__(self) -> SmtpInbox:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
+
+    def count(self, domain: str) -> int:
+        return sum(1 for r in list(self.recipients) if r.endswith("@" + domain))
+
+    def message_to(self, address: str) -> bytes | None:
+        return self.contents.get(address)
+
+
+Inbox = FileInbox | SmtpInbox
+
+
+async def wait_mails(inbox: Inbox, domain: str, expected: int, limit: float = 900) -> float:
+    """perf_counter time at which `expected` messages to `domain` had arrived."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if inbox.count(domain) >= expected:
+            return time.perf_counter()
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"only {inbox.count(domain)} of {expected} e-mails arrived")
+
+
+async def sign_up(base: str, inbox: Inbox | None = None) -> str:
+    """A provider, signed up and, given the inbox its mail reaches, confirmed through the link
+    of the e-mail (a worker must run): only a confirmed provider may import."""
     query = """mutation($i: SignUpProviderInput!) { signUpProvider(input: $i) {
       ... on AuthSuccess { token } ... on MutationError { code message } } }"""
-    email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+    email = f"bench-{uuid.uuid4().hex[:10]}@bench-providers.org"
     async with httpx.AsyncClient() as http:
         response = await http.post(
             f"{base}/graphql",
@@ -140,7 +225,26 @@ async def sign_up(base: str) -> str:
                 "variables": {"i": {"email": email, "password": PASSWORD, "displayName": "Dr B"}},
             },
         )
-    return str(response.json()["data"]["signUpProvider"]["token"])
+        token = str(response.json()["data"]["signUpProvider"]["token"])
+        if inbox is None:
+            return token
+        deadline = time.monotonic() + 60
+        while (mail := inbox.message_to(email)) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sign-up confirmation e-mail never arrived")
+            await asyncio.sleep(0.05)
+        message = BytesParser(policy=policy.default).parsebytes(mail)
+        body = message.get_body(("plain",))
+        found = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", body.get_content() if body else "")
+        if not found:
+            raise RuntimeError("no link in the confirmation e-mail")
+        variables = {"i": {"token": found.group(1), "password": PASSWORD}}
+        verified = await http.post(
+            f"{base}/graphql", json={"query": VERIFY_EMAIL, "variables": variables}
+        )
+        if verified.json()["data"]["verifyEmail"]["__typename"] != "AuthSuccess":
+            raise RuntimeError(f"verifyEmail failed: {verified.json()}")
+    return token
 
 
 async def upload(base: str, token: str, data: bytes, name: str, **options: Any) -> dict[str, Any]:
@@ -217,3 +321,10 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         if self._task:
             self._task.cancel()
+
+
+def machine_load() -> str:
+    """`uptime` of this shared machine, so a figure taken while it was busy says so."""
+    done = subprocess.run(["uptime"], capture_output=True, text=True, check=False)
+    busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+    return done.stdout.strip() + ("  [BUSY: load above the core count]" if busy else "")

@@ -84,6 +84,10 @@ class ProviderClient(Model):
     invitation_queued_at = fields.DatetimeField(null=True)
     invitation_sent_at = fields.DatetimeField(null=True)
     invitation_failed_at = fields.DatetimeField(null=True)
+    # a copy of the visible profile's `sort_name` (the entry's own, then the person's), so a
+    # page in name order reads the provider's index in order instead of sorting the list;
+    # kept in step by every write that changes it (resolvers/client_events.py)
+    sort_name = fields.CharField(max_length=256, default="")
 
     provider_id: UUID
     client_id: UUID
@@ -91,4 +95,9 @@ class ProviderClient(Model):
     class Meta:
         table = "provider_clients"
         unique_together = (("provider", "client"), ("provider", "email"))
-        indexes = (("client_id",),)
+        # one index per order of the list page, each the page's filter then its keyset
+        indexes = (
+            ("client_id",),
+            ("provider_id", "archived_at", "sort_name", "id"),
+            ("provider_id", "archived_at", "added_at", "id"),
+        )

@@ -93,7 +93,12 @@ async def _new_entry(
         using_db=uow.conn,
     )
     link = await ProviderClient.create(
-        provider_id=provider_id, client=client, email=data.email, added_via=via, using_db=uow.conn
+        provider_id=provider_id,
+        client=client,
+        email=data.email,
+        added_via=via,
+        sort_name=client.sort_name,
+        using_db=uow.conn,
     )
     link.client = client
     return link

@@ -115,9 +115,21 @@ class BatchWriter:
                     self.result.already_in_list += 1
                 continue
             client_id, link_id = next(ids), next(ids)
-            new_clients.append(self._client_values(client_id, row))
+            values = self._client_values(client_id, row)
+            new_clients.append(values)
+            sort_name = values[CLIENT_COLUMNS.index("sort_name")]
             new_links.append(
-                [link_id, provider_id, client_id, row.email, "IMPORT", now, job_id, invited_at]
+                [
+                    link_id,
+                    provider_id,
+                    client_id,
+                    row.email,
+                    "IMPORT",
+                    now,
+                    job_id,
+                    invited_at,
+                    sort_name,
+                ]
             )
             self.result.created += 1
             self.result.client_ids.append(client_id)
@@ -207,6 +219,7 @@ LINK_COLUMNS = [
     "added_at",
     "source_import_id",
     "invitation_queued_at",
+    "sort_name",
 ]
 
 CLIENT_COLUMNS = [

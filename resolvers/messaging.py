@@ -158,6 +158,7 @@ async def _put_on_list(uow: UnitOfWork, actor: Actor, provider_id: UUID, client:
             email=email,
             added_via=AddedVia.MESSAGE,
             accepted_at=datetime.now(UTC),
+            sort_name=client.sort_name,
             using_db=uow.conn,
         )
         action = "client.add"

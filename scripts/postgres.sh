@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL for tests: trust auth, loopback only, fsync off, deleted on stop.
+# PG_DURABLE=1 keeps PostgreSQL's durability defaults (fsync, synchronous_commit and
+# full_page_writes on), as the benchmarks measure it.
 #
 #   scripts/postgres.sh start DIR PORT   init + start a cluster in DIR (absent or empty),
 #                                        create database caseload_test, print its URL
@@ -19,7 +21,7 @@ say() { printf 'postgres.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {
-    sed -n '4,8s/^# \{0,1\}//p' "$0" >&2
+    sed -n '6,10s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -76,10 +78,11 @@ log_tail() {
 run_server() {
     local port=$1
     # -k: the Unix socket lives in DIR, not in /run/postgresql (which may be absent).
+    local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [[ "${PG_DURABLE:-0}" == 1 ]] && durability="-c fsync=on -c synchronous_commit=on"
     if ! as_owner "$BINDIR/pg_ctl" --pgdata="$DIR/data" --log="$DIR/server.log" \
         --wait --timeout=60 \
-        -o "-p $port -k '$DIR' -c listen_addresses=127.0.0.1 -c fsync=off \
--c synchronous_commit=off -c full_page_writes=off" \
+        -o "-p $port -k '$DIR' -c listen_addresses=127.0.0.1 $durability" \
         start >&2; then
         log_tail
         die "pg_ctl start failed (is port $port taken?)"
