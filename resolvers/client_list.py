@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -184,3 +184,18 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
     return [
         link_view(link) for client_id in wanted if (link := by_client.get(client_id)) is not None
     ]
+
+
+# Ids read per query when a live event names many (an import batch): building the models of
+# thousands of rows is CPU work that would hold the event loop in one go, for every socket.
+EVENT_CHUNK = 200
+
+
+async def get_clients_in_chunks(
+    actor: Actor | None, client_ids: Sequence[str], chunk: int = EVENT_CHUNK
+) -> AsyncIterator[list[ClientView]]:
+    """`get_clients` a chunk of ids at a time, so the caller sends each before reading on."""
+    for start in range(0, len(client_ids), chunk):
+        views = await get_clients(actor, client_ids[start : start + chunk])
+        if views:
+            yield views

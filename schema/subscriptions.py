@@ -61,10 +61,10 @@ class Subscription:
         async with live_events(ctx, client_channel(provider_id)) as events:
             async for event in events:
                 ids = event.get("client_ids") or [event["client_id"]]
-                views = await client_list.get_clients(ctx.actor, ids)
-                await _prime_loaders(ctx, views, selected)
-                for view in views:
-                    yield ClientType.from_view(view)
+                async for views in client_list.get_clients_in_chunks(ctx.actor, ids):
+                    await _prime_loaders(ctx, views, selected)
+                    for view in views:
+                        yield ClientType.from_view(view)
 
     @strawberry.subscription(description="New messages in the viewer's threads, or in one.")
     async def message_received(
