@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -188,14 +189,31 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
 
 # Ids read per query when a live event names many (an import batch): building the models of
 # thousands of rows is CPU work that would hold the event loop in one go, for every socket.
-EVENT_CHUNK = 200
+EVENT_CHUNK = 100
 
 
 async def get_clients_in_chunks(
-    actor: Actor | None, client_ids: Sequence[str], chunk: int = EVENT_CHUNK
+    actor: Actor | None,
+    client_ids: Sequence[str],
+    *,
+    shared: dict[Any, asyncio.Future[list[ClientView]]] | None = None,
+    chunk: int = EVENT_CHUNK,
 ) -> AsyncIterator[list[ClientView]]:
-    """`get_clients` a chunk of ids at a time, so the caller sends each before reading on."""
+    """`get_clients` a chunk of ids at a time, so the caller sends each before reading on.
+
+    `shared` is one event's memo: every stream of the same provider reading that event
+    (a provider's open tabs) then reads each chunk once, whichever asks first.
+    """
     for start in range(0, len(client_ids), chunk):
-        views = await get_clients(actor, client_ids[start : start + chunk])
+        ids = client_ids[start : start + chunk]
+        if shared is None or actor is None or not actor.is_provider:
+            views = await get_clients(actor, ids)
+        else:
+            key = (actor.provider_id, start)
+            read = shared.get(key)
+            if read is None:
+                read = shared[key] = asyncio.ensure_future(get_clients(actor, ids))
+            # a stream that ends while it waits must not cancel the read the others wait for
+            views = await asyncio.shield(read)
         if views:
             yield views

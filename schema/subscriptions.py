@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
 from resolvers import client_list, message_feed
-from resolvers.client_events import client_channel
+from resolvers.client_events import client_channel, shared_reads
 from resolvers.clients import ClientView
 from resolvers.errors import DomainError
 from resolvers.message_threads import thread_key
@@ -61,10 +62,17 @@ class Subscription:
         async with live_events(ctx, client_channel(provider_id)) as events:
             async for event in events:
                 ids = event.get("client_ids") or [event["client_id"]]
-                async for views in client_list.get_clients_in_chunks(ctx.actor, ids):
+                chunks = client_list.get_clients_in_chunks(
+                    ctx.actor, ids, shared=shared_reads(event)
+                )
+                async for views in chunks:
                     await _prime_loaders(ctx, views, selected)
                     for view in views:
                         yield ClientType.from_view(view)
+                        # Sending rarely waits, so without this an event naming thousands
+                        # of clients would be sent in one step, holding the event loop
+                        # from every request meanwhile.
+                        await asyncio.sleep(0)
 
     @strawberry.subscription(description="New messages in the viewer's threads, or in one.")
     async def message_received(
