@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     # events held for one slow subscriber before its stream ends (it must subscribe again)
     subscriber_queue_size: int = Field(default=256, ge=1)
     # Redis connections one API process holds for commands (the queue, rate limits, APQ);
-    # pub/sub has its one connection besides. More concurrent commands wait their turn.
-    redis_pool_connections: int = Field(default=6, ge=1)
+    # besides: its one pub/sub connection and the socket hub's 4 (socket slots). More
+    # concurrent commands wait their turn.
+    redis_pool_connections: int = Field(default=4, ge=1)
     # failed log-ins per account from one address (the low limit that stops guessing), and per
     # account from every address together (high, so a stranger cannot lock the owner out)
     login_max_failures: int = 5
