@@ -13,7 +13,7 @@ from tortoise.exceptions import IntegrityError
 
 from models import AddedVia, AuditEvent, Client, OutboxMessage, ProviderClient
 from resolvers.actor import Actor
-from resolvers.client_events import announce_clients_change
+from resolvers.client_events import announce_clients_change, client_channel
 from resolvers.client_input import NewClient, check_new_client
 from resolvers.client_views import ClientView, link_view
 from resolvers.errors import DomainError, FieldProblem, InvalidInput
@@ -135,7 +135,11 @@ async def _add_in(
         ],
         using_db=uow.conn,
     )
-    await announce_clients_change(uow, [answer.view.client.id for answer in answers])
+    # a new entry's profile is on this list only; one already there may be on others too
+    if new:
+        ids = [str(link.client_id) for link in new]
+        uow.publish(client_channel(str(provider_id)), {"client_ids": ids})
+    await announce_clients_change(uow, [a.view.client.id for a in answers if a.already_in_list])
     return answers
 
 

@@ -21,11 +21,10 @@ from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStat
 from resolvers.client_events import client_channel
 from resolvers.import_batches import BatchResult, BatchWriter
 from resolvers.ports import Services
-from resolvers.unit_of_work import in_transaction_retried
+from resolvers.unit_of_work import DELIVER_OUTBOX_BATCH, in_transaction_retried
 
 log = logging.getLogger(__name__)
 
-DELIVER_OUTBOX_BATCH = "deliver_outbox_batch"
 TERMINAL = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
 
 

@@ -20,6 +20,7 @@ from resolvers.ports import Services
 log = logging.getLogger(__name__)
 
 DELIVER_OUTBOX = "deliver_outbox"
+DELIVER_OUTBOX_BATCH = "deliver_outbox_batch"
 ATTEMPTS = 3
 FIRST_BACKOFF_SECONDS = 0.05
 
@@ -54,7 +55,17 @@ class UnitOfWork:
 
 
 async def dispatch_outbox(services: Services, messages: list[OutboxMessage]) -> None:
-    """Enqueue delivery; a Redis outage only delays it (the sweeper enqueues again)."""
+    """Enqueue delivery; a Redis outage only delays it (the sweeper enqueues again).
+
+    Many messages (the invitations of `addClients`) go as one batch job, as an import's do.
+    """
+    if len(messages) > 1:
+        ids = [str(message.id) for message in messages]
+        if not await services.queue.enqueue(
+            DELIVER_OUTBOX_BATCH, ids, job_id=f"outbox-batch:{ids[0]}"
+        ):
+            log.warning("%d outbox messages left for the sweeper", len(ids))
+        return
     for message in messages:
         queued = await services.queue.enqueue(
             DELIVER_OUTBOX, str(message.id), job_id=outbox_job_id(message.id, message.attempts)
