@@ -14,8 +14,13 @@ for the imports to finish). At once:
   19 MB document that is mostly a comment, 30 concurrent wrong-password log-ins, malformed
   JSON bodies.
 
-It prints per operation: count, errors, p50/p99 latency; `/healthz` p99 (all, and while a
-hostile request was in flight); Redis clients (all, and those the API process holds); the
+The `/healthz` prober, the hostile caller and the subscribers run in processes of their own
+(the writers and imports in this one), so one's work does not delay another's clock; each
+latency is taken from just before the request is sent to its answer, and CSVs are made before
+the clock starts.
+
+It prints per operation: count, errors, p50/p99 latency; `/healthz` p99 (all, and for the
+samples whose span overlapped a hostile request's); Redis clients (all, and those the API process holds); the
 processes' peak memory. Exit status 0 only when nothing failed and the targets of issue #13
 were met (/healthz p99 < 100 ms while hostile requests run, addClient p99 < 250 ms on
 SQLite, at most 10 Redis connections held by the API process).
@@ -27,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -37,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
@@ -109,12 +116,41 @@ class Run:
     mail_dir: Path
     deadline: float
     ops: dict[str, Op] = field(default_factory=dict)
-    health: list[tuple[float, bool]] = field(default_factory=list)  # (seconds, hostile in flight)
-    hostile_in_flight: int = 0
+    # /healthz samples (started, seconds) and the spans (start, end) of hostile requests, on
+    # the machine's monotonic clock, which every process of the run shares
+    health: list[tuple[float, float]] = field(default_factory=list)
+    hostile_spans: list[tuple[float, float]] = field(default_factory=list)
     events: int = 0
 
     def op(self, name: str) -> Op:
         return self.ops.setdefault(name, Op())
+
+    def report(self) -> dict[str, Any]:
+        """What a helper process measured, for the parent to merge."""
+        return {
+            "ops": {n: (o.latencies, o.errors, o.samples) for n, o in self.ops.items()},
+            "health": self.health,
+            "hostile_spans": self.hostile_spans,
+            "events": self.events,
+        }
+
+    def merge(self, report: dict[str, Any]) -> None:
+        for name, (latencies, errors, samples) in report["ops"].items():
+            op = self.op(name)
+            op.latencies.extend(latencies)
+            op.errors += errors
+            op.samples.extend(samples[: max(0, 3 - len(op.samples))])
+        self.health.extend(report["health"])
+        self.hostile_spans.extend(report["hostile_spans"])
+        self.events += report["events"]
+
+    def health_during_hostile(self) -> list[float]:
+        spans = sorted(self.hostile_spans)
+        return [
+            seconds
+            for started, seconds in self.health
+            if any(a <= started + seconds and started <= b for a, b in spans)
+        ]
 
     async def timed(
         self, name: str, call: Awaitable[httpx.Response], ok: Callable[[httpx.Response], str]
@@ -405,6 +441,11 @@ async def hold_subscription(
                     return
                 if message.get("type") == "next" and not message["payload"].get("errors"):
                     run.events += 1
+                elif message.get("type") == "next":
+                    error = message["payload"]["errors"][0]
+                    code = (error.get("extensions") or {}).get("code")
+                    run.op("subscription (open)").fail(f"error {code}: {error.get('message')}")
+                    return
                 elif message.get("type") not in ("ping", "pong"):
                     run.op("subscription (open)").fail(f"got {message.get('type')}")
                     return
@@ -414,9 +455,8 @@ async def hold_subscription(
 
 
 async def run_import(
-    run: Run, http: httpx.AsyncClient, person: Person, rows: int, tag: str
+    run: Run, http: httpx.AsyncClient, person: Person, rows: int, data: bytes
 ) -> dict[str, Any]:
-    data = make_csv(rows, seed=person.number, domain=f"imp{person.number}.{tag}.load.example")
     operations = {
         "query": START_IMPORT,
         "variables": {"i": {"file": None, "sendInvitations": True}},
@@ -473,7 +513,7 @@ async def hostile(run: Run, tag: str) -> None:
         while time.monotonic() < run.deadline:
             round_ += 1
             address = f"127.0.1.{round_ % 250 + 1}"
-            run.hostile_in_flight += 1
+            began = time.monotonic()
             try:
                 await run.timed(
                     "hostile: 490 x me { id }",
@@ -514,25 +554,60 @@ async def hostile(run: Run, tag: str) -> None:
                         )
                     )
             finally:
-                run.hostile_in_flight -= 1
+                run.hostile_spans.append((began, time.monotonic()))
             await asyncio.sleep(HOSTILE_PAUSE_SECONDS)
 
 
-async def probe_health(run: Run, until: Callable[[], bool]) -> None:
+async def probe_health(run: Run) -> None:
     async with _client(timeout=60) as http:
-        while not until():
-            hostile_now = run.hostile_in_flight > 0
-            started = time.perf_counter()
+        while time.monotonic() < run.deadline:
+            started = time.monotonic()
             try:
                 response = await http.get(f"{run.base}/healthz")
                 if response.status_code != 200:
                     run.op("/healthz").fail(f"HTTP {response.status_code}")
             except httpx.HTTPError as error:
                 run.op("/healthz").fail(type(error).__name__)
-            elapsed = time.perf_counter() - started
-            run.health.append((elapsed, hostile_now or run.hostile_in_flight > 0))
+            elapsed = time.monotonic() - started
+            run.health.append((started, elapsed))
             run.op("/healthz").latencies.append(elapsed)
             await asyncio.sleep(0.05)
+
+
+# --- helper processes -------------------------------------------------------------------------
+# The prober, the hostile caller and the subscribers each run in a process of their own, so
+# that no one's work (a 19 MB upload, 100 sockets' events) delays another's clock.
+
+
+def _in_process(role: str, base: str, deadline: float, params: dict[str, Any]) -> dict[str, Any]:
+    run = Run(base, Path(params.get("mail_dir", ".")), deadline=deadline)
+
+    async def subscribers() -> None:
+        async with _client(CLIENT_ADDRESS) as http:
+            await asyncio.gather(
+                *(
+                    hold_subscription(run, http, token, query, asyncio.Event())
+                    for token, query in params["subscriptions"]
+                )
+            )
+
+    roles: dict[str, Callable[[], Awaitable[None]]] = {
+        "probe": lambda: probe_health(run),
+        "hostile": lambda: hostile(run, params["tag"]),
+        "subscribers": subscribers,
+    }
+    asyncio.run(roles[role]())
+    return run.report()
+
+
+async def helper(
+    pool: ProcessPoolExecutor, role: str, run: Run, params: dict[str, Any] | None = None
+) -> None:
+    loop = asyncio.get_running_loop()
+    report = await loop.run_in_executor(
+        pool, _in_process, role, run.base, run.deadline, params or {}
+    )
+    run.merge(report)
 
 
 @dataclass
@@ -599,11 +674,16 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
     run = Run(serve.base, data_dir / "mail", deadline=float("inf"))
     peaks = Peaks()
     finished = False
-    samplers = [
-        asyncio.ensure_future(sample(serve, peaks, lambda: finished)),
-        asyncio.ensure_future(probe_health(run, lambda: finished)),
+    samplers = [asyncio.ensure_future(sample(serve, peaks, lambda: finished))]
+    # made before the clock starts: generating 20,000 rows is not the server's time
+    csvs = [
+        make_csv(args.import_rows, seed=n, domain=f"imp{n}.{tag}.load.example")
+        for n in range(args.importers)
     ]
+    pool = ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn"))
     try:
+        # the helper processes start (and import their modules) before the clock does
+        await asyncio.gather(*(asyncio.wrap_future(pool.submit(time.sleep, 0.5)) for _ in range(3)))
         async with (
             _client(PROVIDER_ADDRESS) as provider_http,
             _client(CLIENT_ADDRESS) as client_http,
@@ -614,30 +694,28 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
             clients = await asyncio.gather(
                 *(client(run, client_http, n, tag) for n in range(args.providers))
             )
+            subscriptions = [
+                (providers[n % len(providers)].token, CLIENT_UPDATED)
+                if n < args.subscriptions * 3 // 5
+                else (clients[n % len(clients)].token, MESSAGE_RECEIVED)
+                for n in range(args.subscriptions)
+            ]
             run.deadline = time.monotonic() + args.seconds
             started = time.monotonic()
-            opened = [asyncio.Event() for _ in range(args.subscriptions)]
-            holders = []
-            for n in range(args.subscriptions):
-                if n < args.subscriptions * 3 // 5:
-                    token, query = providers[n % len(providers)].token, CLIENT_UPDATED
-                else:
-                    token, query = clients[n % len(clients)].token, MESSAGE_RECEIVED
-                holders.append(
-                    asyncio.ensure_future(
-                        hold_subscription(run, client_http, token, query, opened[n])
-                    )
-                )
+            helpers = [
+                helper(pool, "probe", run),
+                helper(pool, "subscribers", run, {"subscriptions": subscriptions}),
+                *([helper(pool, "hostile", run, {"tag": tag})] if args.hostile else []),
+            ]
             imports = [
-                asyncio.ensure_future(run_import(run, provider_http, p, args.import_rows, tag))
-                for p in providers[: args.importers]
+                asyncio.ensure_future(run_import(run, provider_http, p, args.import_rows, data))
+                for p, data in zip(providers[: args.importers], csvs, strict=True)
             ]
             work_tasks = [
                 *(add_clients(run, provider_http, p, tag) for p in providers),
                 *(send_messages(run, client_http, c, providers) for c in clients),
-                *([hostile(run, tag)] if args.hostile else []),
             ]
-            await asyncio.gather(*work_tasks, *holders)
+            await asyncio.gather(*work_tasks, *helpers)
             load_seconds = time.monotonic() - started
             done, pending = (
                 await asyncio.wait(imports, timeout=args.drain) if imports else (set(), set())
@@ -649,6 +727,7 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
     finally:
         finished = True
         await asyncio.gather(*samplers, return_exceptions=True)
+        pool.shutdown(cancel_futures=True)
         serve.stop()
     outbox = await outbox_counts(database_url, data_dir)
     return {
@@ -665,9 +744,9 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
             }
             for name, op in sorted(run.ops.items())
         },
-        "healthz_p99_ms": round(percentile([s for s, _ in run.health], 0.99), 1),
-        "healthz_p99_hostile_ms": round(percentile([s for s, h in run.health if h], 0.99), 1),
-        "healthz_max_ms": round(max((s for s, _ in run.health), default=0) * 1000, 1),
+        "healthz_p99_ms": round(percentile([s for _, s in run.health], 0.99), 1),
+        "healthz_p99_hostile_ms": round(percentile(run.health_during_hostile(), 0.99), 1),
+        "healthz_max_ms": round(max((s for _, s in run.health), default=0) * 1000, 1),
         "subscription_events": run.events,
         "redis_clients_peak": peaks.redis_clients,
         "api_redis_connections_peak": peaks.api_redis_connections,

@@ -73,7 +73,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await init_db(settings)
-        redis = await connect(settings.redis_url or "")
+        redis = await connect(
+            settings.redis_url or "", max_connections=settings.redis_pool_connections
+        )
         # The process's one pub/sub connection, shared by every subscription and the
         # revocation listener that closes sockets of ended sessions.
         broker = PubSubBroker(settings.redis_url or "", queue_size=settings.subscriber_queue_size)

@@ -246,8 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# How long a busy thread keeps the GIL before a waiting one may take it (CPython's default is
+# 5 ms). Every SQLite statement hops to aiosqlite's thread and back: with the default, a
+# transaction of hundreds of statements waits seconds for the GIL while the event loop works.
+GIL_SWITCH_SECONDS = 0.0005
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     settings = get_settings()
     configure_logging()
     if args.command == "serve":

@@ -250,7 +250,8 @@ class PubSubBroker:
         except ValueError:
             log.warning("undecodable event on %s dropped", channel.split(":")[0])
             return
-        # One decoded event is shared by every listener: they only read it.
+        # One decoded event is shared by every listener: they read it, and may keep the reads
+        # they make for it there for one another (resolvers.client_events.shared_reads).
         for listener in listeners:
             listener.offer(event)
 

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppres
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from caseload.pubsub import PubSubBroker
@@ -27,8 +27,28 @@ def redis_settings(url: str) -> RedisSettings:
     return settings
 
 
-async def connect(url: str) -> ArqRedis:
-    return await create_pool(redis_settings(url))
+# How long a command waits for a free connection of a bounded pool before it fails (as a
+# RedisError, which every caller already handles).
+POOL_WAIT_SECONDS = 10
+
+
+async def connect(url: str, *, max_connections: int | None = None) -> ArqRedis:
+    """arq's pool; with `max_connections`, commands beyond it wait for a free connection.
+
+    redis-py's own pool opens a connection for every concurrent command, so a burst of
+    requests (30 log-ins checking their counters) would leave an API process holding dozens.
+    """
+    redis = await create_pool(redis_settings(url))
+    if max_connections is not None:
+        unbounded = redis.connection_pool
+        redis.connection_pool = BlockingConnectionPool(
+            connection_class=unbounded.connection_class,
+            max_connections=max_connections,
+            timeout=POOL_WAIT_SECONDS,
+            **unbounded.connection_kwargs,
+        )
+        await unbounded.disconnect()
+    return redis
 
 
 class ArqQueue:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +26,16 @@ T = TypeVar("T")
 # characters decide whether a password is guessable, as they do for bcrypt.
 STRENGTH_CHECKED_CHARS = 72
 MIN_STRENGTH_SCORE = 3  # zxcvbn: 3 = "safely unguessable", about 10^10 guesses
+# Hashing threads run at a lower CPU priority than the event loop: on a machine with as many
+# cores as hashing threads, a burst of log-ins would otherwise take every core from the loop
+# that answers all other requests (and /healthz).
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # Linux sets niceness per thread; elsewhere this is a no-op.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
 class _Hashing:
@@ -32,7 +45,9 @@ class _Hashing:
         # thread, so a burst of log-ins costs bounded memory (memory_cost each) and CPU, and
         # never blocks the event loop.
         self.pool = ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix=f"password-t{time_cost}-m{memory_cost}"
+            max_workers=threads,
+            thread_name_prefix=f"password-t{time_cost}-m{memory_cost}",
+            initializer=_lower_priority,
         )
 
     @cached_property

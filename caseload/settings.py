@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20_000_000
     max_import_rows: int = 100_000
     phone_region: str = "US"
-    import_batch_rows: int = 5000
+    import_batch_rows: int = 500
     # a worker renews its lease on an import every batch; a dead worker's job resumes after this
     import_lease_seconds: int = 15
     # imports one worker process runs at once; more wait in the queue for a free slot on any
@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     max_sockets_per_user: int = Field(default=10, ge=1)
     # events held for one slow subscriber before its stream ends (it must subscribe again)
     subscriber_queue_size: int = Field(default=256, ge=1)
+    # Redis connections one API process holds for commands (the queue, rate limits, APQ);
+    # besides: its one pub/sub connection and the socket hub's 4 (socket slots). More
+    # concurrent commands wait their turn.
+    redis_pool_connections: int = Field(default=4, ge=1)
     # failed log-ins per account from one address (the low limit that stops guessing), and per
     # account from every address together (high, so a stranger cannot lock the owner out)
     login_max_failures: int = 5

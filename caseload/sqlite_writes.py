@@ -1,10 +1,14 @@
-"""Tortoise's SQLite client with write transactions that begin holding the write lock."""
+"""Tortoise's SQLite client: write transactions begin holding the write lock; reads run apart."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
+import aiosqlite
 from tortoise.backends.base.client import TransactionalDBClient, TransactionContext
 from tortoise.backends.sqlite.client import (
     SqliteClient,
@@ -12,12 +16,18 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionWrapper,
 )
 from tortoise.connection import get_connections
-from tortoise.exceptions import OperationalError
+from tortoise.exceptions import IntegrityError, OperationalError
 
 # How long a SQLite writer waits for the write lock before its attempt fails (and the unit
 # of work retries it): longer than any one write transaction (an import batch), short
 # enough that a request does not hang.
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+# Connections for statements that only read, outside transactions. Tortoise gives a process
+# one connection behind one lock, and a write transaction holds it from BEGIN IMMEDIATE
+# (which may wait for the worker's import batch) to COMMIT: every read of the process
+# would queue behind it. Under WAL, readers on their own connections see the last commit
+# and never wait for the writer.
+READ_CONNECTIONS = 2
 
 
 class _ImmediateTransaction(SqliteTransactionWrapper):
@@ -53,15 +63,98 @@ class _ImmediateTransactionContext(SqliteTransactionContext):
         return self.connection  # type: ignore[no-any-return]
 
 
+def _only_reads(query: str) -> bool:
+    return query.lstrip()[:6].upper() == "SELECT"
+
+
+def _in_memory(file_path: str) -> bool:
+    # every connection to ":memory:" opens a database of its own
+    return file_path == ":memory:" or "mode=memory" in file_path
+
+
 class ImmediateSqliteClient(SqliteClient):
-    """Tortoise's SQLite client whose transactions begin with the write lock."""
+    """Tortoise's SQLite client whose transactions begin with the write lock.
+
+    Plain SELECTs outside a transaction go to a small pool of read-only connections, so
+    reads never queue behind a write transaction (or its wait for the lock); everything
+    else keeps Tortoise's one connection.
+    """
 
     def __init__(self, file_path: str, **kwargs: Any) -> None:
         kwargs.setdefault("busy_timeout", DEFAULT_BUSY_TIMEOUT_MS)
         super().__init__(file_path, **kwargs)
+        self._readers_allowed = READ_CONNECTIONS if not _in_memory(file_path) else 0
+        self._readers: list[aiosqlite.Connection] = []
+        self._idle_readers: asyncio.Queue[aiosqlite.Connection] | None = None
+        self._opening_readers = 0
 
     def _in_transaction(self) -> TransactionContext:
         return _ImmediateTransactionContext(_ImmediateTransaction(self), self._lock)
+
+    async def _open_reader(self) -> aiosqlite.Connection:
+        reader = await aiosqlite.connect(self.filename, isolation_level=None)
+        reader._conn.row_factory = sqlite3.Row
+        for pragma in ("busy_timeout", "cache_size", "mmap_size"):
+            if pragma in self.pragmas:
+                await (await reader.execute(f"PRAGMA {pragma}={self.pragmas[pragma]}")).close()
+        # a statement sent here by mistake fails loudly instead of writing outside the lock
+        await (await reader.execute("PRAGMA query_only=ON")).close()
+        return reader
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._idle_readers is None:
+            self._idle_readers = asyncio.Queue()
+        idle = self._idle_readers
+        if idle.empty() and len(self._readers) + self._opening_readers < self._readers_allowed:
+            self._opening_readers += 1
+            try:
+                reader = await self._open_reader()
+            finally:
+                self._opening_readers -= 1
+            self._readers.append(reader)
+        else:
+            reader = await idle.get()
+        try:
+            yield reader
+        finally:
+            idle.put_nowait(reader)
+
+    async def execute_query(
+        self, query: str, values: list[Any] | None = None
+    ) -> tuple[int, Sequence[dict[str, Any]]]:
+        if not (self._readers_allowed and _only_reads(query)):
+            result: tuple[int, Sequence[dict[str, Any]]] = await super().execute_query(
+                query, values
+            )
+            return result
+        rows = await self._read(query, values)
+        return len(rows), rows
+
+    async def execute_query_dict(
+        self, query: str, values: list[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        if not (self._readers_allowed and _only_reads(query)):
+            written: list[dict[str, Any]] = await super().execute_query_dict(query, values)
+            return written
+        return list(map(dict, await self._read(query, values)))
+
+    async def _read(self, query: str, values: list[Any] | None) -> Sequence[Any]:
+        query = query.replace("\x00", "'||CHAR(0)||'")  # as Tortoise's own execute_query
+        self.log.debug("%s: %s", query, values)
+        try:
+            async with self._reader() as reader:
+                return list(await reader.execute_fetchall(query, values))
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(exc) from exc
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(exc) from exc
+
+    async def close(self) -> None:
+        readers, self._readers, self._idle_readers = self._readers, [], None
+        for reader in readers:
+            await reader.close()
+        await super().close()
 
 
 # Tortoise loads a connection's client from its "engine" module's `client_class`.

@@ -6,11 +6,25 @@ also where the list entries' copy of the profile's sort name is kept in step.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from uuid import UUID
 
 from models import Client, ProviderClient
 from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.unit_of_work import UnitOfWork
+
+_SHARED_READS = "_shared_reads"
+
+
+def shared_reads(event: dict[str, Any]) -> dict[Any, asyncio.Future[Any]]:
+    """A memo that lives as long as one received event, for the reads every stream makes.
+
+    The process's pub/sub broker hands the same decoded event to every local listener; what
+    one stream reads for it, the other streams of the same provider can use.
+    """
+    memo: dict[Any, asyncio.Future[Any]] = event.setdefault(_SHARED_READS, {})
+    return memo
 
 
 async def announce_client_change(uow: UnitOfWork, client_id: UUID) -> None:
@@ -32,3 +46,19 @@ async def sync_sort_name(uow: UnitOfWork, client_id: UUID) -> None:
         .using_db(uow.conn)
         .update(sort_name=name)
     )
+
+
+async def announce_clients_change(uow: UnitOfWork, client_ids: list[UUID]) -> None:
+    """`announce_client_change` for many clients: one read, one event per provider."""
+    if not client_ids:
+        return
+    rows = (
+        await ProviderClient.filter(client_id__in=list(dict.fromkeys(client_ids)))
+        .using_db(uow.conn)
+        .values("provider_id", "client_id")
+    )
+    by_provider: dict[UUID, list[str]] = {}
+    for row in rows:
+        by_provider.setdefault(row["provider_id"], []).append(str(row["client_id"]))
+    for provider_id, ids in by_provider.items():
+        uow.publish(clients_channel(provider_id), ClientsChanged.of(*ids))

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from caseload.db import is_transient
 from models import OutboxMessage
-from resolvers.effects import EmailKind, Event, Job, outbox_job_id
+from resolvers.effects import EmailKind, Event, Job, outbox_batch_job_id, outbox_job_id
 from resolvers.ports import Services
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,17 @@ class UnitOfWork:
 
 
 async def dispatch_outbox(services: Services, messages: list[OutboxMessage]) -> None:
-    """Enqueue delivery; a Redis outage only delays it (the sweeper enqueues again)."""
+    """Enqueue delivery; a Redis outage only delays it (the sweeper enqueues again).
+
+    Many messages (the invitations of `addClients`) go as one batch job, as an import's do.
+    """
+    if len(messages) > 1:
+        ids = [str(message.id) for message in messages]
+        if not await services.queue.enqueue(
+            Job.DELIVER_OUTBOX_BATCH, ids, job_id=outbox_batch_job_id(ids[0])
+        ):
+            log.warning("%d outbox messages left for the sweeper", len(ids))
+        return
     for message in messages:
         queued = await services.queue.enqueue(
             Job.DELIVER_OUTBOX,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import suppress
+from typing import ClassVar
 
 from graphql import (
     DocumentNode,
@@ -17,6 +18,7 @@ from graphql import (
     SelectionSetNode,
 )
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.schema import validate_document
 
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
@@ -128,8 +130,12 @@ class BudgetedValidationCache(ValidationCache):
     subscriptions over WebSocket all get the same coded error instead of the costly validation.
     """
 
+    # shared by every request (an instance lives for one), least recently used first
+    _results: ClassVar[OrderedDict[tuple[object, str], list[GraphQLError]]] = OrderedDict()
+
     def __init__(self, *, maxsize: int, max_selections: int, max_repeated: int) -> None:
         super().__init__(maxsize=maxsize)
+        self.maxsize = maxsize
         self.max_selections, self.max_repeated = max_selections, max_repeated
 
     def on_validate(self) -> Iterator[None]:
@@ -142,9 +148,35 @@ class BudgetedValidationCache(ValidationCache):
             else None
         )
         if error is None:
-            yield from super().on_validate()
+            yield from self._validate_once()
             return
         self.execution_context.pre_execution_errors = [error]
+        yield
+
+    def _validate_once(self) -> Iterator[None]:
+        """Validation results by (schema, document text).
+
+        Strawberry's cache keys on the rule classes too, and the depth and alias limiters make
+        new ones for every request, so it never hit: every request paid for a full validation.
+        One schema's rules are the same for every request, so its text decides the result.
+        """
+        context = self.execution_context
+        if context.query is None or context.graphql_document is None:
+            yield from super().on_validate()
+            return
+        key = (context.schema._schema, context.query)
+        results = self._results
+        errors = results.get(key)
+        if errors is None:
+            errors = validate_document(
+                context.schema._schema, context.graphql_document, context.validation_rules
+            )
+            results[key] = errors
+            if len(results) > self.maxsize:
+                results.popitem(last=False)
+        else:
+            results.move_to_end(key)
+        context.pre_execution_errors = errors
         yield
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from functools import partial
 from typing import Annotated
@@ -62,6 +63,10 @@ class Subscription:
                 await _prime_loaders(ctx, views, selected)
                 for view in views:
                     yield ClientType.from_view(view)
+                    # Sending rarely waits, so without this an event naming thousands of
+                    # clients would be sent in one step, holding the event loop from every
+                    # request meanwhile.
+                    await asyncio.sleep(0)
         except DomainError as error:
             raise public_error(error) from None
 
