@@ -126,7 +126,7 @@ class BatchWriter:
                 self.result.outbox_ids.append(outbox_id)
                 payload = f'{{"record_id": "{link_id}"}}'
                 invitations.append(
-                    [outbox_id, INVITATION, payload, link_id, "PENDING", 0, now, now]
+                    [outbox_id, INVITATION, payload, link_id, "PENDING", 0, now, now, job_id]
                 )
         if job.dry_run:
             self.result.outbox_ids.clear()
@@ -147,6 +147,7 @@ class BatchWriter:
                 "attempts",
                 "created_at",
                 "available_at",
+                "import_id",
             ],
             invitations,
             ready=True,

@@ -6,6 +6,7 @@ from models import OutboxMessage, OutboxStatus
 from resolvers import audit
 from resolvers.accounts import RateLimited
 from resolvers.actor import Actor
+from resolvers.campaigns import Settled, record_settled
 from resolvers.client_views import ClientView, link_view
 from resolvers.clients import INVITATION, queue_invitation
 from resolvers.errors import InvalidState, NotFound
@@ -39,11 +40,16 @@ async def resend_invitation(services: Services, actor: Actor | None, client_id: 
 
     async def work(uow: UnitOfWork) -> None:
         # One new e-mail, not one per click: a pending earlier copy is dropped.
-        await (
-            OutboxMessage.filter(kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING)
-            .using_db(uow.conn)
-            .update(status=OutboxStatus.CANCELLED, last_error="superseded by a resend")
-        )
+        earlier = OutboxMessage.filter(
+            kind=INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
+        ).using_db(uow.conn)
+        settled = Settled.empty()
+        for import_id in await earlier.filter(import_id__isnull=False).values_list(
+            "import_id", flat=True
+        ):
+            settled.cancelled[str(import_id)] += 1  # no longer due in that import's campaign
+        await earlier.update(status=OutboxStatus.CANCELLED, last_error="superseded by a resend")
+        await record_settled(uow.conn, settled)
         await queue_invitation(uow, link)
         await audit.record(
             actor, "client.invitation_resend", client_id=link.client_id, conn=uow.conn
