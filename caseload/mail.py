@@ -33,7 +33,10 @@ class MailSession(Protocol):
     async def __aenter__(self) -> MailSession: ...
 
     async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None: ...
 
     async def send(self, mail: Mail) -> None: ...
