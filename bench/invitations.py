@@ -1,7 +1,8 @@
 """Benchmark: invitation e-mails per second for one import, file backend and SMTP (aiosmtpd).
 
-"before" is main's per-message delivery (workers/outbox.py at BENCH_BEFORE_REF, default
-`main`: a claim, a render, a connection and a commit per e-mail); "after" is the batched
+"before" is the per-message delivery this branch started from (workers/outbox.py at
+BENCH_BEFORE_REF, default the merge base with main: a claim, a render, a connection and a
+commit per e-mail); "after" is the batched
 delivery of this tree. Each figure runs on a fresh SQLite database holding one import of N
 rows, in this process, with a real embedded Redis. Usage:
 
@@ -43,7 +44,16 @@ class Sink:
 
 
 def _old_outbox() -> types.ModuleType:
-    ref = os.environ.get("BENCH_BEFORE_REF", "main")
+    ref = (
+        os.environ.get("BENCH_BEFORE_REF")
+        or subprocess.run(
+            ["git", "merge-base", "HEAD", "main"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     source = subprocess.run(
         ["git", "show", f"{ref}:workers/outbox.py"], cwd=ROOT, check=True, capture_output=True
     ).stdout.decode()
