@@ -12,6 +12,7 @@ from uuid import UUID
 from arq import Retry
 
 from models import ClientImport, ImportStatus
+from resolvers.campaigns import close_if_done
 from resolvers.import_runner import LeaseLost, import_channel, run_import, snapshot
 from resolvers.imports import RUN_IMPORT, stalled_imports
 from workers.outages import skips_outages
@@ -82,6 +83,7 @@ async def _run(ctx: dict[str, Any], import_id: str) -> str:
                     lease_owner=None,
                     lease_expires_at=None,
                 )
+                await close_if_done(None, job_id)  # its invitations may all be settled already
                 job = await ClientImport.get(id=job_id)
                 await services.events.publish(import_channel(job_id), snapshot(job))
                 return "failed"
