@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
+from types import TracebackType
 from typing import Protocol
 
 import aiosmtplib
@@ -25,8 +26,43 @@ class Mail:
     message_id: str  # stable per outbox row, so a receiver can drop a repeat
 
 
+class MailSession(Protocol):
+    """Messages sent one after another over one connection (for SMTP), closed on exit."""
+
+    async def __aenter__(self) -> MailSession: ...
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def send(self, mail: Mail) -> None: ...
+
+
 class MailTransport(Protocol):
     async def send(self, mail: Mail) -> None: ...
+
+    def session(self) -> MailSession:
+        """A batch's connection; after a failed send, open a new session for the rest."""
+        ...
+
+
+class _EachOnItsOwn:
+    """A session for transports without connections: every send stands alone."""
+
+    def __init__(self, transport: MailTransport) -> None:
+        self.transport = transport
+
+    async def __aenter__(self) -> _EachOnItsOwn:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+    async def send(self, mail: Mail) -> None:
+        await self.transport.send(mail)
 
 
 def build_message(settings: Settings, mail: Mail) -> EmailMessage:
@@ -35,7 +71,8 @@ def build_message(settings: Settings, mail: Mail) -> EmailMessage:
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(idstring=mail.message_id, domain="caseload.invalid")
+    # The same for every attempt of one outbox row, so a receiver drops a repeat.
+    message["Message-ID"] = f"<{mail.message_id}@caseload.invalid>"
     message.set_content(mail.text)
     return message
 
@@ -53,22 +90,49 @@ class FileTransport:
         tmp.write_bytes(bytes(build_message(self.settings, mail)))
         tmp.rename(path)
 
+    def session(self) -> MailSession:
+        return _EachOnItsOwn(self)
+
+
+class SmtpSession:
+    """One SMTP connection, opened on entry, used for every message of a batch."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_starttls,
+            timeout=10,
+        )
+
+    async def __aenter__(self) -> SmtpSession:
+        await self.client.connect()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        try:
+            if self.client.is_connected:
+                await self.client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            self.client.close()  # the server went away first; nothing more to say to it
+
+    async def send(self, mail: Mail) -> None:
+        await self.client.send_message(build_message(self.settings, mail))
+
 
 class SmtpTransport:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     async def send(self, mail: Mail) -> None:
-        s = self.settings
-        await aiosmtplib.send(
-            build_message(s, mail),
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            username=s.smtp_username,
-            password=s.smtp_password,
-            start_tls=s.smtp_starttls,
-            timeout=10,
-        )
+        async with self.session() as session:
+            await session.send(mail)
+
+    def session(self) -> SmtpSession:
+        return SmtpSession(self.settings)
 
 
 class ConsoleTransport:
@@ -78,6 +142,9 @@ class ConsoleTransport:
     async def send(self, mail: Mail) -> None:
         # The console is a developer's own terminal; it is not the application log.
         print(build_message(self.settings, mail).as_string(), flush=True)
+
+    def session(self) -> MailSession:
+        return _EachOnItsOwn(self)
 
 
 def make_transport(settings: Settings) -> MailTransport:

@@ -51,6 +51,11 @@ class ClientImport(Model):
     duplicate_count = fields.IntField(default=0)
     error_count = fields.IntField(default=0)
     warning_count = fields.IntField(default=0)
+    # the invitation campaign: queued (less those cancelled), sent, given up; pending is the rest
+    invitations_total = fields.IntField(default=0, db_default=0)
+    invitations_sent = fields.IntField(default=0, db_default=0)
+    invitations_failed = fields.IntField(default=0, db_default=0)
+    invitations_finished_at = fields.DatetimeField(null=True)
     failure_reason = fields.CharField(max_length=500, null=True)
     cancel_requested = fields.BooleanField(default=False)
     lease_owner = fields.CharField(max_length=64, null=True)

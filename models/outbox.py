@@ -31,6 +31,8 @@ class OutboxMessage(Model):
     available_at = fields.DatetimeField()
     locked_until = fields.DatetimeField(null=True)
     sent_at = fields.DatetimeField(null=True)
+    # the import whose invitation this is, so its campaign counters move with the row
+    import_id = fields.UUIDField(null=True)
 
     class Meta:
         table = "outbox_messages"

@@ -22,6 +22,7 @@ from models import (
     VerificationToken,
 )
 from resolvers.actor import Actor
+from resolvers.campaigns import Settled, record_settled
 from resolvers.client_events import announce_clients_change
 from resolvers.client_input import NewClient, check_new_client
 from resolvers.client_views import ClientView, link_view
@@ -45,6 +46,20 @@ class AddedClient:
     linked_existing_account: bool = False
 
 
+async def cancel_pending_invitation(uow: UnitOfWork, link: ProviderClient, reason: str) -> None:
+    """A queued copy of the entry's invitation is not sent (nor still due in its import)."""
+    earlier = OutboxMessage.filter(
+        kind=EmailKind.INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
+    ).using_db(uow.conn)
+    settled = Settled.empty()
+    for import_id in await earlier.filter(import_id__isnull=False).values_list(
+        "import_id", flat=True
+    ):
+        settled.cancelled[str(import_id)] += 1  # no longer due in that import's campaign
+    await earlier.update(status=OutboxStatus.CANCELLED, last_error=reason)
+    await record_settled(uow.conn, settled)
+
+
 async def withdraw_invitation(uow: UnitOfWork, link: ProviderClient, reason: str) -> None:
     """The entry's links stop working and a queued copy of its e-mail is not sent."""
     await (
@@ -54,13 +69,7 @@ async def withdraw_invitation(uow: UnitOfWork, link: ProviderClient, reason: str
         .using_db(uow.conn)
         .update(revoked_at=datetime.now(UTC))
     )
-    await (
-        OutboxMessage.filter(
-            kind=EmailKind.INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
-        )
-        .using_db(uow.conn)
-        .update(status=OutboxStatus.CANCELLED, last_error=reason)
-    )
+    await cancel_pending_invitation(uow, link, reason)
 
 
 async def queue_invitation(uow: UnitOfWork, link: ProviderClient) -> None:

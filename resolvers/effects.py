@@ -70,6 +70,14 @@ def outbox_batch_job_id(first_message_id: UUID | str) -> str:
     return f"outbox-batch:{first_message_id}"
 
 
+def outbox_batch_sweep_job_id(
+    first_message_id: UUID | str, attempts: int, stale_claim: datetime | None
+) -> str:
+    """The sweeper's re-queue of an import's rows as one batch (per attempt, per stale claim)."""
+    suffix = f":s{int(stale_claim.timestamp())}" if stale_claim else ":s"
+    return f"{outbox_batch_job_id(first_message_id)}:{attempts}{suffix}"
+
+
 # Pub/sub channels.
 
 
@@ -156,6 +164,11 @@ class ImportProgress:
     started_at: datetime | None
     finished_at: datetime | None
     id: str | None = None
+    # the import's invitation campaign (resolvers/campaigns.py)
+    invitations_total: int = 0
+    invitations_sent: int = 0
+    invitations_failed: int = 0
+    invitations_finished_at: datetime | None = None
 
     @classmethod
     def of(cls, job: ClientImport) -> ImportProgress:
@@ -165,7 +178,7 @@ class ImportProgress:
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["status"] = self.status.value
-        for name in ("started_at", "finished_at"):
+        for name in ("started_at", "finished_at", "invitations_finished_at"):
             value = data[name]
             data[name] = value.isoformat() if value else None
         return data
@@ -190,6 +203,26 @@ class ImportProgress:
             started_at=when("started_at"),
             finished_at=when("finished_at"),
             id=data.get("id"),
+            invitations_total=int(data.get("invitations_total", 0)),
+            invitations_sent=int(data.get("invitations_sent", 0)),
+            invitations_failed=int(data.get("invitations_failed", 0)),
+            invitations_finished_at=when("invitations_finished_at"),
+        )
+
+    def moves_past(self, job: ClientImport) -> bool:
+        """Whether this snapshot is newer than the state held: rows and e-mails only go
+        forward (a cancelled invitation lowers the total), so one published before the read
+        that made `job` is dropped."""
+        terminal = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
+        if job.status in terminal and self.status not in terminal:
+            return False
+        counts = ("processed_rows", "invitations_sent", "invitations_failed")
+        if any(getattr(self, name) < getattr(job, name) for name in counts):
+            return False
+        return (
+            self.status is not job.status
+            or any(getattr(self, name) > getattr(job, name) for name in counts)
+            or self.invitations_total != job.invitations_total
         )
 
     def apply_to(self, job: ClientImport) -> None:

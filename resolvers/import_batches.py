@@ -147,6 +147,7 @@ class BatchWriter:
                         0,
                         now,
                         now,
+                        job_id,
                     ]
                 )
         if job.dry_run:
@@ -168,6 +169,7 @@ class BatchWriter:
                 "attempts",
                 "created_at",
                 "available_at",
+                "import_id",
             ],
             invitations,
             ready=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -17,6 +18,8 @@ from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, RowError
 from importing.plans import plan_from_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
+from resolvers.campaigns import TERMINAL as TERMINAL
+from resolvers.campaigns import close_if_done
 from resolvers.effects import (
     ClientsChanged,
     ImportProgress,
@@ -31,7 +34,11 @@ from resolvers.unit_of_work import in_transaction_retried
 
 log = logging.getLogger(__name__)
 
-TERMINAL = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
+# Progress at least every PROGRESS_ROWS rows or PROGRESS_SECONDS, whichever comes first:
+# a batch (one transaction and one event) is cut to whichever bound the last one suggests.
+PROGRESS_ROWS = 1000
+PROGRESS_SECONDS = 0.25
+MIN_BATCH_ROWS = 50
 
 
 COUNTERS = (
@@ -105,8 +112,10 @@ async def _finish(
         )
         if status is not ImportStatus.FAILED:  # a failed import keeps its file for a retry
             await forget_file(job.id, conn)
+        await close_if_done(conn, job.id)  # no invitation was due, or the last one went first
 
     await in_transaction_retried(work)
+    await _refresh_counts(job)
     await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
 
 
@@ -160,17 +169,19 @@ async def run_import(
     )
     seen: dict[int, int] = {}
     await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
-    size = settings.import_batch_rows
+    size = min(settings.import_batch_rows, PROGRESS_ROWS)
     # The next batch is parsed in a thread while this one is written (SQLite and asyncpg
     # release the GIL while they work).
     batch = await asyncio.to_thread(_take, rows, size)
     while batch:
+        started = time.monotonic()
         following = asyncio.ensure_future(asyncio.to_thread(_take, rows, size))
         try:
             job = await _commit_batch(services, job, batch, seen, owner)
         except BaseException:
             await asyncio.wait([following])
             raise
+        size = _next_size(size, len(batch), time.monotonic() - started, settings.import_batch_rows)
         await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
         if job.cancel_requested:
             following.cancel()
@@ -179,6 +190,23 @@ async def run_import(
         batch = await following
     await _finish(services, job, ImportStatus.COMPLETED)
     return job.status.value
+
+
+def _next_size(size: int, rows: int, seconds: float, most: int) -> int:
+    """Rows for the batch after next (the next one is already being read): what fits in
+    PROGRESS_SECONDS at the pace just measured, within [MIN_BATCH_ROWS, PROGRESS_ROWS]."""
+    if seconds <= 0 or rows < size:
+        return size
+    fitting = int(rows * PROGRESS_SECONDS / seconds)
+    return max(min(fitting, PROGRESS_ROWS, most), min(MIN_BATCH_ROWS, most))
+
+
+async def _refresh_counts(job: ClientImport) -> None:
+    fresh = await ClientImport.filter(id=job.id).values(
+        "invitations_total", "invitations_sent", "invitations_failed", "invitations_finished_at"
+    )
+    for name, value in fresh[0].items():
+        setattr(job, name, value)
 
 
 async def _reset_counts(job: ClientImport) -> None:
@@ -221,6 +249,7 @@ async def _commit_batch(
                 duplicate_count=F("duplicate_count") + result.duplicates,
                 error_count=F("error_count") + result.errors,
                 warning_count=F("warning_count") + result.warnings,
+                invitations_total=F("invitations_total") + len(result.outbox_ids),
                 lease_expires_at=now + timedelta(seconds=services.settings.import_lease_seconds),
             )
         )
@@ -241,7 +270,14 @@ async def _commit_batch(
             clients_channel(job.provider_id), ClientsChanged.of(*result.client_ids).to_json()
         )
     # Only the moving parts, not the whole row.
-    fresh = await ClientImport.filter(id=job.id).values(*COUNTERS, "cancel_requested")
+    fresh = await ClientImport.filter(id=job.id).values(
+        *COUNTERS,
+        "cancel_requested",
+        "invitations_total",
+        "invitations_sent",
+        "invitations_failed",
+        "invitations_finished_at",
+    )
     for name, value in fresh[0].items():
         setattr(job, name, value)
     return job

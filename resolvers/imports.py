@@ -19,6 +19,7 @@ from importing.model import ImportFormat as ImportFormat  # re-exported for the 
 from importing.plans import plan_to_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
+from resolvers.campaigns import TERMINAL, is_done
 from resolvers.cursors import (
     count_of,
     encode_cursor,
@@ -28,7 +29,7 @@ from resolvers.cursors import (
 )
 from resolvers.effects import ImportProgress, Job, import_channel, import_job_id
 from resolvers.errors import DomainError, InvalidState, NotFound, RateLimited
-from resolvers.import_runner import TERMINAL, forget_file
+from resolvers.import_runner import forget_file
 from resolvers.pages import Page, page_size
 from resolvers.policies import parse_id, require_provider, require_verified_provider
 from resolvers.ports import Listen, Services
@@ -121,7 +122,8 @@ async def get_import(actor: Actor | None, import_id: str) -> ClientImport | None
 async def follow_import(
     actor: Actor | None, import_id: str, listen: Listen
 ) -> AsyncIterator[ClientImport]:
-    """The import as it is now, then after each published batch, until it finishes.
+    """The import as it is now, then after each published batch of rows or e-mails, until
+    its rows are in a terminal state and no invitation is pending.
 
     Subscribes before reading, so no batch slips between the two; an event published before
     that read is dropped. Each event carries the whole snapshot, so nothing is read again.
@@ -130,15 +132,15 @@ async def follow_import(
     async with listen(import_channel(job.id)) as events:
         await job.refresh_from_db()
         yield job
-        if job.status in TERMINAL:
+        if is_done(job):  # rows in a terminal state and no invitation left to send
             return
         async for raw in events:
             progress = ImportProgress.from_json(raw)
-            if progress.status is job.status and progress.processed_rows <= job.processed_rows:
+            if not progress.moves_past(job):
                 continue  # published before the state read above
             progress.apply_to(job)
             yield job
-            if job.status in TERMINAL:
+            if is_done(job):
                 return
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from models import OutboxMessage, OutboxStatus
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.client_views import ClientView, link_view
-from resolvers.clients import queue_invitation
-from resolvers.effects import EmailKind
+from resolvers.clients import cancel_pending_invitation, queue_invitation
 from resolvers.errors import InvalidState, NotFound, RateLimited
 from resolvers.policies import invitations_visible_to, parse_id
 from resolvers.ports import Services
@@ -40,13 +38,7 @@ async def resend_invitation(services: Services, actor: Actor | None, client_id: 
     async def work(uow: UnitOfWork) -> None:
         # One new e-mail, not one per click: a pending earlier copy is dropped (and the links
         # already sent keep working until the new one goes out and replaces them).
-        await (
-            OutboxMessage.filter(
-                kind=EmailKind.INVITATION, subject_id=link.id, status=OutboxStatus.PENDING
-            )
-            .using_db(uow.conn)
-            .update(status=OutboxStatus.CANCELLED, last_error="superseded by a resend")
-        )
+        await cancel_pending_invitation(uow, link, "superseded by a resend")
         await queue_invitation(uow, link)
         await audit.record(
             actor, "client.invitation_resend", client_id=link.client_id, conn=uow.conn

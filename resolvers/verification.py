@@ -71,6 +71,43 @@ async def issue_token(
     return token
 
 
+async def issue_invitation_tokens(services: Services, record_ids: list[UUID]) -> dict[UUID, str]:
+    """A fresh invitation token for each list entry, in one transaction (a delivery batch).
+
+    As `issue_token`: each entry's older unused invitation links stop working.
+    """
+    if not record_ids:
+        return {}
+    lifetime = services.settings.invitation_ttl_seconds
+    now = datetime.now(UTC)
+    tokens = {record_id: new_token() for record_id in record_ids}
+    async with in_transaction() as conn:
+        await (
+            VerificationToken.filter(
+                record_id__in=record_ids,
+                purpose=VerificationPurpose.INVITATION,
+                used_at=None,
+                revoked_at=None,
+            )
+            .using_db(conn)
+            .update(revoked_at=now)
+        )
+        await VerificationToken.bulk_create(
+            [
+                VerificationToken(
+                    record_id=record_id,
+                    purpose=VerificationPurpose.INVITATION,
+                    token_hash=token_digest(token),
+                    expires_at=now + timedelta(seconds=lifetime),
+                    created_at=now,
+                )
+                for record_id, token in tokens.items()
+            ],
+            using_db=conn,
+        )
+    return tokens
+
+
 async def revoke_tokens(user_id: UUID, purpose: VerificationPurpose, conn: object = None) -> None:
     query = VerificationToken.filter(
         user_id=user_id, purpose=purpose, used_at=None, revoked_at=None

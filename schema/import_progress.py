@@ -1,4 +1,5 @@
-"""The clientImportProgress subscription: current state first, then one event per batch.
+"""The clientImportProgress subscription: current state first, then one event per batch of
+rows and then per batch of invitation e-mails; complete once both are done.
 
 Each event carries the whole snapshot, so relaying it reads nothing from the database.
 """

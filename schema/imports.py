@@ -9,7 +9,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from models import ClientImport as ClientImportRow
-from resolvers import download_links, imports
+from resolvers import campaigns, download_links, imports
 from resolvers.errors import DomainError
 from resolvers.imports import ImportFileError as FileRefused
 from schema.context import Info
@@ -124,6 +124,27 @@ class RowIssueConnection(Counted):
 
 
 @strawberry.type(
+    description="How an import's invitation e-mails are going; counts move as batches are sent."
+)
+class InvitationProgress:
+    requested: bool = strawberry.field(
+        description="False for a dry run or an import started with sendInvitations: false."
+    )
+    total: int = strawberry.field(
+        description="Invitations due: one per entry the import added, less those no longer due "
+        "(accepted, removed or sent again since)."
+    )
+    sent: int = strawberry.field(description="Invitations the mail server accepted.")
+    failed: int = strawberry.field(
+        description="Invitations given up after every delivery attempt failed."
+    )
+    pending: int = strawberry.field(description="Invitations still to send: total - sent - failed.")
+    finished_at: datetime | None = strawberry.field(
+        description="When the last invitation was settled after the rows were done; null before."
+    )
+
+
+@strawberry.type(
     name="ClientImport",
     description="A file of clients being put on a provider's list, row by row, by a worker.",
 )
@@ -179,6 +200,21 @@ class ClientImportType(Node):
             return None
         path = download_links.issues_report_path(info.context.services.settings, str(self.row.id))
         return _http_base(info.context.request) + path
+
+    @strawberry.field(
+        description="The invitation e-mails of this import: clientImportProgress keeps "
+        "reporting them after the rows are done."
+    )
+    def invitations(self) -> InvitationProgress:
+        counts = campaigns.counts_of(self.row)
+        return InvitationProgress(
+            requested=counts.requested,
+            total=counts.total,
+            sent=counts.sent,
+            failed=counts.failed,
+            pending=counts.pending,
+            finished_at=counts.finished_at,
+        )
 
     @strawberry.field(description="Which column each client field is read from.")
     def column_mapping(self) -> list[ColumnMapping]:

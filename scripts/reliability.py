@@ -44,6 +44,8 @@ TESTS = [
     ("5b", "Redis down while an import is started", "tests/test_fault_redis_import.py::test_import_started_while_redis_is_down_runs_exactly_once_redis_is_back"),
     ("5c", "PostgreSQL restarted mid-import", "tests/test_fault_postgres_restart.py::test_postgres_restart_mid_import_finishes_with_exact_counts"),
     ("5d", "SMTP server down", "tests/test_outbox.py::test_smtp_down_retries_with_backoff_then_delivers_once"),
+    ("5d", "SMTP refusing, then recovering", "tests/test_invitation_campaigns.py::test_smtp_refusing_then_recovering_delivers_each_once"),
+    ("5e", "worker SIGKILLed mid delivery batch", "tests/test_invitation_campaigns.py::test_a_worker_killed_mid_batch_loses_and_doubles_nothing"),
     ("6", "GraphQL fuzzing", "tests/test_graphql_fuzz.py::test_generated_operations_get_no_5xx_and_no_exception_text"),
     ("7", "PHI canary", "tests/test_phi_canary.py::test_canaries_reach_no_log_redis_url_or_email"),
     ("13.1", "concurrent writers beside a worker", "tests/test_concurrent_writes.py::test_concurrent_providers_add_clients_while_a_worker_sends_mail"),

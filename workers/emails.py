@@ -9,13 +9,13 @@ from uuid import UUID
 
 from models import Client, ProviderClient, User, VerificationPurpose
 from resolvers.client_events import announce_client_change
-from resolvers.effects import EmailKind
+from resolvers.effects import ClientsChanged, EmailKind, clients_channel
 from resolvers.email_change import reissue_pending_token
 from resolvers.message_threads import has_unread
 from resolvers.onboarding import STEPS, clients_with_current_forms, state_of
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork
-from resolvers.verification import issue_token
+from resolvers.verification import issue_invitation_tokens, issue_token
 
 
 @dataclass(frozen=True)
@@ -149,32 +149,142 @@ async def invitation(services: Services, payload: dict[str, str]) -> Rendered:
     token = await issue_token(services, None, VerificationPurpose.INVITATION, record_id=record_id)
 
     async def mark_invited(uow: UnitOfWork) -> None:
-        now = datetime.now(UTC)
-        await (
-            ProviderClient.filter(id=record_id)
-            .using_db(uow.conn)
-            .update(invitation_sent_at=now, invitation_failed_at=None)
-        )
-        await Client.filter(id=link.client_id).using_db(uow.conn).update(invited_at=now)
-        await announce_client_change(uow, link.client_id)
+        await _mark_invited(uow, [link])
 
     async def mark_failed() -> None:
         await ProviderClient.filter(id=record_id).update(invitation_failed_at=datetime.now(UTC))
 
     return Rendered(
         to=link.email,
-        subject="You are invited to Caseload",
-        text=(
-            "You have been invited to connect with a provider on Caseload. Open this link to "
-            "accept: you will choose a password, or enter yours if you already have a "
-            "Caseload account.\n\n"
-            f"{_link(services, 'verify', token)}\n\n"
-            f"The link works once and expires in {_lifetime(services)}. "
-            "If you were not expecting this, you can ignore this message.\n"
-        ),
+        subject=INVITATION_SUBJECT,
+        text=_invitation_text(services, token),
         after_send=mark_invited,
         after_give_up=mark_failed,
     )
+
+
+INVITATION_SUBJECT = "You are invited to Caseload"
+
+
+def _invitation_text(services: Services, token: str) -> str:
+    return (
+        "You have been invited to connect with a provider on Caseload. Open this link to "
+        "accept: you will choose a password, or enter yours if you already have a "
+        "Caseload account.\n\n"
+        f"{_link(services, 'verify', token)}\n\n"
+        f"The link works once and expires in {_lifetime(services)}. "
+        "If you were not expecting this, you can ignore this message.\n"
+    )
+
+
+async def _mark_invited(uow: UnitOfWork, links: list[ProviderClient]) -> None:
+    """Stamp the entries and their profiles sent, and tell each list once, in a few statements."""
+    now = datetime.now(UTC)
+    await (
+        ProviderClient.filter(id__in=[link.id for link in links])
+        .using_db(uow.conn)
+        .update(invitation_sent_at=now, invitation_failed_at=None)
+    )
+    client_ids = list({link.client_id for link in links})
+    await Client.filter(id__in=client_ids).using_db(uow.conn).update(invited_at=now)
+    if len(client_ids) == 1:
+        await announce_client_change(uow, client_ids[0])
+        return
+    lists: dict[UUID, list[str]] = {}
+    for row in (
+        await ProviderClient.filter(client_id__in=client_ids)
+        .using_db(uow.conn)
+        .values("provider_id", "client_id")
+    ):
+        lists.setdefault(row["provider_id"], []).append(str(row["client_id"]))
+    for provider_id, ids in lists.items():
+        uow.publish(clients_channel(provider_id), ClientsChanged.of(*ids))
+
+
+@dataclass(frozen=True)
+class RenderedBatch:
+    """A delivery batch rendered at once: the mail of each outbox id, and effects in bulk."""
+
+    mails: dict[UUID, Rendered]
+    cancelled: dict[UUID, str]  # outbox id -> why it no longer makes sense
+    # in the transaction that marks these outbox ids sent / given up
+    after_send: Callable[[UnitOfWork, list[UUID]], Awaitable[None]]
+    after_give_up: Callable[[UnitOfWork, list[UUID]], Awaitable[None]]
+
+
+async def invitations(
+    services: Services, messages: list[tuple[UUID, dict[str, str]]]
+) -> RenderedBatch:
+    """Invitations of a batch: one read of the entries, one transaction for all their tokens."""
+    cancelled: dict[UUID, str] = {}
+    record_of: dict[UUID, UUID] = {}
+    for message_id, payload in messages:
+        if "record_id" in payload:
+            record_of[message_id] = UUID(payload["record_id"])
+        else:
+            cancelled[message_id] = "an invitation of the earlier kind, superseded"
+    links = {
+        link.id: link for link in await ProviderClient.filter(id__in=list(set(record_of.values())))
+    }
+    due: dict[UUID, ProviderClient] = {}
+    for message_id, record_id in record_of.items():
+        link = links.get(record_id)
+        if link is None:
+            cancelled[message_id] = "list entry no longer exists"
+        elif link.accepted_at is not None:
+            cancelled[message_id] = "already accepted"
+        else:
+            due[message_id] = link
+    tokens = await issue_invitation_tokens(services, list({link.id for link in due.values()}))
+    mails = {
+        message_id: Rendered(
+            to=link.email,
+            subject=INVITATION_SUBJECT,
+            text=_invitation_text(services, tokens[link.id]),
+        )
+        for message_id, link in due.items()
+    }
+
+    async def after_send(uow: UnitOfWork, sent: list[UUID]) -> None:
+        if sent:
+            await _mark_invited(uow, [due[message_id] for message_id in sent])
+
+    async def after_give_up(uow: UnitOfWork, given_up: list[UUID]) -> None:
+        if given_up:
+            await (
+                ProviderClient.filter(id__in=[due[m].id for m in given_up])
+                .using_db(uow.conn)
+                .update(invitation_failed_at=datetime.now(UTC))
+            )
+
+    return RenderedBatch(mails, cancelled, after_send, after_give_up)
+
+
+async def one_by_one(
+    services: Services, renderer: Renderer, messages: list[tuple[UUID, dict[str, str]]]
+) -> RenderedBatch:
+    """A batch of a kind without a batch renderer: each rendered, and its effects run, alone."""
+    mails: dict[UUID, Rendered] = {}
+    cancelled: dict[UUID, str] = {}
+    for message_id, payload in messages:
+        try:
+            mails[message_id] = await renderer(services, payload)
+        except Undeliverable as reason:
+            cancelled[message_id] = str(reason)
+
+    async def after_send(uow: UnitOfWork, sent: list[UUID]) -> None:
+        for message_id in sent:
+            effect = mails[message_id].after_send
+            if effect is not None:
+                await effect(uow)
+
+    async def after_give_up(_uow: UnitOfWork, given_up: list[UUID]) -> None:
+        for message_id in given_up:
+            effect = mails[message_id].after_give_up
+            if effect is not None:
+                await effect()
+
+    return RenderedBatch(mails, cancelled, after_send, after_give_up)
 
 
 @renders(EmailKind.CONFIRM_NEW_ADDRESS)
@@ -283,3 +393,8 @@ async def password_reset(services: Services, payload: dict[str, str]) -> Rendere
             "as it is.\n"
         ),
     )
+
+
+BatchRenderer = Callable[[Services, list[tuple[UUID, dict[str, str]]]], Awaitable[RenderedBatch]]
+
+BATCH_RENDERERS: dict[str, BatchRenderer] = {EmailKind.INVITATION: invitations}

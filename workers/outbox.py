@@ -3,92 +3,305 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from caseload.mail import Mail, MailTransport
-from models import OutboxMessage, OutboxStatus
-from resolvers.effects import Job, outbox_sweep_job_id
+from models import ClientImport, OutboxMessage, OutboxStatus
+from resolvers.campaigns import Settled, record_settled
+from resolvers.effects import (
+    ImportProgress,
+    Job,
+    import_channel,
+    outbox_batch_sweep_job_id,
+    outbox_sweep_job_id,
+)
 from resolvers.ports import Services
-from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
-from workers.emails import RENDERERS, Undeliverable
+from resolvers.unit_of_work import UnitOfWork, in_transaction_retried, in_unit_of_work
+from workers.emails import BATCH_RENDERERS, RENDERERS, Rendered, RenderedBatch, one_by_one
 from workers.outages import skips_outages
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 60
+T = TypeVar("T")
+
+CLAIM_SECONDS = 60  # a claim's lease; the holder renews it every third of that
+CLAIM_SLICE = 500  # ids per claiming UPDATE
+DELIVERY_BATCH = 100  # e-mails per render, connection and settling transaction
 SWEEP_BATCH = 500
+SENT_MARK_SECONDS = 86400
 
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts, 600))
 
 
-async def _claim(message_id: UUID) -> OutboxMessage | None:
-    """Take the row for this worker; another worker holding a live claim keeps it."""
+def _claimable(now: datetime) -> Q:
+    return Q(status=OutboxStatus.PENDING) | Q(status=OutboxStatus.SENDING, locked_until__lt=now)
+
+
+def _slices(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def _claim(message_ids: Sequence[UUID]) -> list[OutboxMessage]:
+    """Take the free rows among these for this worker, one UPDATE per slice, in one transaction.
+
+    A row another worker holds under a live claim stays with it; a claim is a lease
+    (`locked_until`) that the holder renews while it works and the sweeper waits out.
+    """
     now = datetime.now(UTC)
-    claimed = await OutboxMessage.filter(
-        Q(status=OutboxStatus.PENDING) | Q(status=OutboxStatus.SENDING, locked_until__lt=now),
-        id=message_id,
-    ).update(status=OutboxStatus.SENDING, locked_until=now + timedelta(seconds=CLAIM_SECONDS))
-    if claimed != 1:
-        return None
-    return await OutboxMessage.get(id=message_id)
+    until = now + timedelta(seconds=CLAIM_SECONDS)
+
+    async def work(conn: BaseDBAsyncClient) -> list[UUID]:
+        taken: list[UUID] = []
+        for part in _slices(message_ids, CLAIM_SLICE):
+            free = await (
+                OutboxMessage.filter(_claimable(now), id__in=list(part))
+                .using_db(conn)
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)
+            )
+            if free:
+                await (
+                    OutboxMessage.filter(id__in=free)
+                    .using_db(conn)
+                    .update(status=OutboxStatus.SENDING, locked_until=until)
+                )
+                taken.extend(free)  # type: ignore[arg-type]
+        return taken
+
+    taken = await in_transaction_retried(work)
+    rows: dict[UUID, OutboxMessage] = {}
+    for part in _slices(taken, CLAIM_SLICE):
+        rows.update((m.id, m) for m in await OutboxMessage.filter(id__in=list(part)))
+    return [rows[i] for i in message_ids if i in rows]
 
 
-async def deliver(services: Services, transport: MailTransport, message_id: UUID) -> str:
-    message = await _claim(message_id)
-    if message is None:
-        return "skipped"
-    renderer = RENDERERS.get(message.kind)
-    try:
-        if renderer is None:
-            raise Undeliverable(f"no renderer for {message.kind}")
-        rendered = await renderer(services, message.payload)
-    except Undeliverable as reason:
-        await OutboxMessage.filter(id=message.id).update(
-            status=OutboxStatus.CANCELLED, last_error=str(reason)[:200], locked_until=None
+async def _renew(messages: Sequence[OutboxMessage]) -> None:
+    """Extend the lease of the rows this batch still holds, so no one takes them meanwhile."""
+    until = datetime.now(UTC) + timedelta(seconds=CLAIM_SECONDS)
+    for part in _slices(messages, CLAIM_SLICE):
+        await OutboxMessage.filter(id__in=[m.id for m in part], status=OutboxStatus.SENDING).update(
+            locked_until=until
         )
-        return "cancelled"
-    try:
-        await transport.send(
-            Mail(
-                to=rendered.to,
-                subject=rendered.subject,
-                text=rendered.text,
-                message_id=str(message.id),
+
+
+class SentMarks:
+    """Redis marks of e-mails the SMTP server accepted before their batch committed.
+
+    A worker killed between a send and its batch's commit leaves the rows SENDING; the next
+    claimer sees the mark and records them sent instead of sending them again. Ids only.
+    """
+
+    def __init__(self, redis: Any | None) -> None:
+        self.redis = redis
+
+    @staticmethod
+    def key(message_id: UUID) -> str:
+        return f"outbox:accepted:{message_id}"
+
+    async def mark(self, message_id: UUID) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.set(self.key(message_id), b"1", ex=SENT_MARK_SECONDS)
+        except Exception:  # noqa: BLE001 - a mark only saves a repeat; delivery goes on
+            log.warning("outbox %s: could not mark accepted", message_id)
+
+    async def marked(self, message_ids: list[UUID]) -> set[UUID]:
+        if self.redis is None or not message_ids:
+            return set()
+        try:
+            values = await self.redis.mget([self.key(i) for i in message_ids])
+        except Exception:  # noqa: BLE001 - without marks it is at-least-once, as before
+            return set()
+        return {i for i, value in zip(message_ids, values, strict=True) if value}
+
+
+async def _render(services: Services, messages: Sequence[OutboxMessage]) -> list[RenderedBatch]:
+    by_kind: dict[str, list[tuple[UUID, dict[str, str]]]] = {}
+    for message in messages:
+        by_kind.setdefault(message.kind, []).append((message.id, message.payload))
+    batches = []
+    for kind, items in by_kind.items():
+        many = BATCH_RENDERERS.get(kind)
+        one = RENDERERS.get(kind)
+        if many is not None:
+            batches.append(await many(services, items))
+        elif one is not None:
+            batches.append(await one_by_one(services, one, items))
+        else:
+            batches.append(
+                RenderedBatch({}, {i: f"no renderer for {kind}" for i, _ in items}, _none, _none)
+            )
+    return batches
+
+
+async def _none(_uow: UnitOfWork, _ids: list[UUID]) -> None:
+    return None
+
+
+async def _send_all(
+    transport: MailTransport, marks: SentMarks, mails: list[tuple[UUID, Rendered]]
+) -> tuple[list[UUID], dict[UUID, str]]:
+    """Send over one connection; after a failed send the next message opens a new one.
+
+    A connection that cannot even be opened fails the rest of the batch at once (each is
+    retried with backoff): the server is away, and waiting on it per message helps no one.
+    """
+    sent: list[UUID] = []
+    failed: dict[UUID, str] = {}
+    queue = list(mails)
+    while queue:
+        try:
+            async with transport.session() as session:
+                while queue:
+                    message_id, rendered = queue[0]
+                    try:
+                        await session.send(
+                            Mail(rendered.to, rendered.subject, rendered.text, str(message_id))
+                        )
+                    except Exception as error:  # noqa: BLE001 - retried with backoff
+                        failed[message_id] = type(error).__name__
+                        queue.pop(0)
+                        break  # re-open: the connection may be what failed
+                    queue.pop(0)
+                    sent.append(message_id)
+                    await marks.mark(message_id)
+        except Exception as error:  # noqa: BLE001 - connecting (or closing) failed
+            if queue:
+                for message_id, _ in queue:
+                    failed[message_id] = type(error).__name__
+                queue.clear()
+    return sent, failed
+
+
+async def _deliver_claimed(  # noqa: C901 - render, send, settle one batch; to be split
+    services: Services, transport: MailTransport, marks: SentMarks, messages: list[OutboxMessage]
+) -> Counter[str]:
+    """One batch already claimed: render, send over one connection, settle in one transaction."""
+    rendered = await _render(services, messages)
+    by_id = {m.id: m for m in messages}
+    owner: dict[UUID, RenderedBatch] = {}
+    mails: list[tuple[UUID, Rendered]] = []
+    for batch in rendered:
+        for message_id, mail in batch.mails.items():
+            owner[message_id] = batch
+            mails.append((message_id, mail))
+    already = await marks.marked([i for i, _ in mails])  # accepted before a worker died
+    sent, failed = await _send_all(transport, marks, [m for m in mails if m[0] not in already])
+    sent = [i for i, _ in mails if i in already] + sent
+    max_attempts = services.settings.outbox_max_attempts
+    gave_up = [i for i, _ in failed.items() if by_id[i].attempts + 1 >= max_attempts]
+    settled = Settled.empty()
+    for message_id in sent:
+        _count(settled.sent, by_id[message_id])
+    for message_id in gave_up:
+        _count(settled.failed, by_id[message_id])
+    for batch in rendered:
+        for message_id in batch.cancelled:
+            _count(settled.cancelled, by_id[message_id])
+
+    async def settle(uow: UnitOfWork) -> None:
+        now = datetime.now(UTC)
+        conn = uow.conn
+        if sent:
+            await (
+                OutboxMessage.filter(id__in=sent)
+                .using_db(conn)
+                .update(status=OutboxStatus.SENT, sent_at=now, locked_until=None)
+            )
+        for batch in rendered:
+            for message_id, reason in batch.cancelled.items():
+                await (
+                    OutboxMessage.filter(id=message_id)
+                    .using_db(conn)
+                    .update(
+                        status=OutboxStatus.CANCELLED, last_error=reason[:200], locked_until=None
+                    )
+                )
+            await batch.after_send(uow, [i for i in sent if owner.get(i) is batch])
+            await batch.after_give_up(uow, [i for i in gave_up if owner.get(i) is batch])
+        for message_id, error in failed.items():
+            attempts = by_id[message_id].attempts + 1
+            await (
+                OutboxMessage.filter(id=message_id)
+                .using_db(conn)
+                .update(
+                    status=OutboxStatus.FAILED
+                    if attempts >= max_attempts
+                    else OutboxStatus.PENDING,
+                    attempts=attempts,
+                    available_at=now + backoff(attempts),
+                    last_error=error,
+                    locked_until=None,
+                )
+            )
+        for import_id in await record_settled(conn, settled):
+            job = await ClientImport.filter(id=import_id).using_db(conn).get()
+            uow.publish(import_channel(import_id), ImportProgress.of(job))
+
+    # Sent is sent: a lock met here must not leave the rows to be delivered twice.
+    await in_unit_of_work(services, settle)
+    for message_id, error in failed.items():
+        log.warning(
+            "outbox %s attempt %d failed: %s", message_id, by_id[message_id].attempts + 1, error
+        )
+    outcome: Counter[str] = Counter(sent=len(sent), retry=len(failed) - len(gave_up))
+    outcome["failed"] = len(gave_up)
+    outcome["cancelled"] = sum(len(b.cancelled) for b in rendered)
+    return outcome
+
+
+def _count(counter: Counter[str], message: OutboxMessage) -> None:
+    if message.import_id is not None:
+        counter[str(message.import_id)] += 1
+
+
+async def deliver_many(
+    services: Services,
+    transport: MailTransport,
+    message_ids: Sequence[UUID],
+    marks: SentMarks | None = None,
+) -> Counter[str]:
+    """Claim every row at once (a live batch's rows are never the sweeper's), then deliver
+    them DELIVERY_BATCH at a time, renewing the lease of the rest as it goes."""
+    marks = marks or SentMarks(None)
+    messages = await _claim(message_ids)
+    outcome: Counter[str] = Counter(skipped=len(message_ids) - len(messages))
+    renewed = time.monotonic()
+    for start in range(0, len(messages), DELIVERY_BATCH):
+        outcome.update(
+            await _deliver_claimed(
+                services, transport, marks, messages[start : start + DELIVERY_BATCH]
             )
         )
-    except Exception as error:  # noqa: BLE001 - any transport failure is retried
-        attempts = message.attempts + 1
-        gave_up = attempts >= services.settings.outbox_max_attempts
-        await OutboxMessage.filter(id=message.id).update(
-            status=OutboxStatus.FAILED if gave_up else OutboxStatus.PENDING,
-            attempts=attempts,
-            available_at=datetime.now(UTC) + backoff(attempts),
-            last_error=type(error).__name__,
-            locked_until=None,
-        )
-        log.warning("outbox %s attempt %d failed: %s", message.id, attempts, type(error).__name__)
-        if gave_up and rendered.after_give_up is not None:
-            await rendered.after_give_up()
-        return "retry"
+        rest = messages[start + DELIVERY_BATCH :]
+        if rest and time.monotonic() - renewed > CLAIM_SECONDS / 3:
+            await _renew(rest)
+            renewed = time.monotonic()
+    return outcome
 
-    async def mark_sent(uow: UnitOfWork) -> None:
-        await (
-            OutboxMessage.filter(id=message.id)
-            .using_db(uow.conn)
-            .update(status=OutboxStatus.SENT, sent_at=datetime.now(UTC), locked_until=None)
-        )
-        if rendered.after_send is not None:
-            await rendered.after_send(uow)
 
-    # Sent is sent: a lock met here must not leave the row to be delivered twice.
-    await in_unit_of_work(services, mark_sent)
-    return "sent"
+async def deliver(
+    services: Services, transport: MailTransport, message_id: UUID, marks: SentMarks | None = None
+) -> str:
+    """One message: "sent", "retry" (failed, or gave up: "retry" as before), "cancelled" or
+    "skipped" (another worker holds it, or it is done)."""
+    outcome = await deliver_many(services, transport, [message_id], marks)
+    for name in ("sent", "cancelled", "skipped"):
+        if outcome[name]:
+            return name
+    return "retry"
 
 
 async def sweep(services: Services) -> int:
@@ -102,19 +315,31 @@ async def sweep(services: Services) -> int:
             | Q(status=OutboxStatus.SENDING, locked_until__lt=now)
         )
         .limit(SWEEP_BATCH)
-        .values("id", "attempts", "locked_until")
+        .values("id", "attempts", "locked_until", "import_id")
     )
     queued = 0
+    batches: dict[str, list[dict[str, Any]]] = {}
     for row in due:
+        if row["import_id"] is not None:  # an import's rows go back as a batch
+            batches.setdefault(str(row["import_id"]), []).append(row)
+            continue
         # A new id per attempt and per stale claim, so arq's kept results never block a retry.
         job_id = outbox_sweep_job_id(row["id"], row["attempts"], row["locked_until"])
         if await services.queue.enqueue(Job.DELIVER_OUTBOX, str(row["id"]), job_id=job_id):
             queued += 1
+    for rows in batches.values():
+        first = rows[0]
+        job_id = outbox_batch_sweep_job_id(first["id"], first["attempts"], first["locked_until"])
+        ids = [str(row["id"]) for row in rows]
+        if await services.queue.enqueue(Job.DELIVER_OUTBOX_BATCH, ids, job_id=job_id):
+            queued += len(ids)
     return queued
 
 
 async def deliver_outbox(ctx: dict[str, Any], message_id: str) -> str:
-    return await deliver(ctx["services"], ctx["transport"], UUID(message_id))
+    return await deliver(
+        ctx["services"], ctx["transport"], UUID(message_id), SentMarks(ctx.get("redis"))
+    )
 
 
 @skips_outages
@@ -123,9 +348,11 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 
 
 async def deliver_outbox_batch(ctx: dict[str, Any], message_ids: list[str]) -> int:
-    """Deliver the invitations of one import batch; each message is claimed on its own."""
-    sent = 0
-    for message_id in message_ids:
-        if await deliver(ctx["services"], ctx["transport"], UUID(message_id)) == "sent":
-            sent += 1
-    return sent
+    """Deliver a batch (an import batch's invitations, or what the sweeper re-queued)."""
+    outcome = await deliver_many(
+        ctx["services"],
+        ctx["transport"],
+        [UUID(i) for i in message_ids],
+        SentMarks(ctx.get("redis")),
+    )
+    return outcome["sent"]

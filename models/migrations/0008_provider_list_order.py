@@ -28,7 +28,7 @@ async def copy_sort_names(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_consent_records')]
+    dependencies = [('models', '0007_invitation_campaigns')]
 
     initial = False
 

@@ -53,6 +53,13 @@ async def worker_running(settings: Settings) -> AsyncIterator[None]:
         yield
     finally:
         await redis.aclose()
+        # Let a job that is finishing (say, a delivery batch committing) end on its own:
+        # cancelling it mid-way makes arq's close() raise CancelledError.
+        deadline = asyncio.get_running_loop().time() + 5
+        while any(not job.done() for job in worker.tasks.values()):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.02)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await worker.close()
