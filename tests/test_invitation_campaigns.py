@@ -30,6 +30,7 @@ from models import ClientImport, OutboxMessage, OutboxStatus, ProviderClient
 from resolvers.import_runner import run_import
 from tests.support import (
     Api,
+    many,
     record_outcome,
     run_worker,
     sign_up_provider,
@@ -37,7 +38,6 @@ from tests.support import (
     subscribe,
     worker_running,
 )
-from tests.test_imports import many
 from workers.outbox import deliver_many, sweep
 
 PROGRESS = """subscription($id: ID!) { clientImportProgress(id: $id) {
