@@ -64,8 +64,8 @@ def _old_outbox() -> types.ModuleType:
 
 async def _import(_settings: Settings, services: Any, rows: int) -> list[Any]:
     from models import ClientImport, ClientImportFile, OutboxMessage
-    from resolvers.accounts import ProviderSignUp, sign_up_provider
-    from resolvers.import_runner import run_import
+    from resolvers.accounts.authentication import ProviderSignUp, sign_up_provider
+    from resolvers.imports.runner import run_import
     from tests.support import PASSWORD
 
     issued = await sign_up_provider(

@@ -46,8 +46,8 @@ async def seed(settings: Settings) -> tuple[str, str]:
     from tortoise.transactions import in_transaction
 
     from models import Client, ProviderClient, User
-    from resolvers.accounts import ProviderSignUp, sign_up_provider
-    from resolvers.bulk_sql import insert_rows
+    from resolvers.accounts.authentication import ProviderSignUp, sign_up_provider
+    from resolvers.imports.bulk_sql import insert_rows
     from resolvers.names import search_fields
     from tests.support import PASSWORD  # one password policy for tests and bench
 

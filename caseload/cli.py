@@ -171,7 +171,7 @@ def migrate(settings: Settings) -> int:
 
 
 def create_staff(settings: Settings, email: str) -> int:
-    from resolvers.accounts import create_staff as make_staff
+    from resolvers.accounts.authentication import create_staff as make_staff
 
     password = os.environ.get("CASELOAD_STAFF_PASSWORD") or getpass.getpass("Password: ")
 
@@ -184,7 +184,7 @@ def create_staff(settings: Settings, email: str) -> int:
 
 def publish_form(settings: Settings, kind: str, path: str) -> int:
     """A new version of a standard form; clients acknowledge it again."""
-    from resolvers.forms import publish_form as publish
+    from resolvers.onboarding.forms import publish_form as publish
 
     try:
         text = Path(path).read_text(encoding="utf-8-sig")

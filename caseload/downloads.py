@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from caseload.graphql_view import bearer_token
-from resolvers import download_links, imports
+from resolvers.accounts.sessions import authenticate
 from resolvers.errors import DomainError
+from resolvers.imports import client_imports as imports
+from resolvers.imports import download_links
 from resolvers.ports import Services
-from resolvers.sessions import authenticate
 
 # A spreadsheet starts a formula at a cell beginning with one of these (full-width forms
 # too, in East Asian locales) ...

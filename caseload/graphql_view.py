@@ -20,8 +20,8 @@ from caseload.live_sockets import OpenSocket, SocketHub
 from caseload.origins import OriginPolicy
 from caseload.persisted_queries import PersistedQueries
 from caseload.ws_handler import SessionSocketHandler
+from resolvers.accounts.sessions import authenticate
 from resolvers.ports import Services
-from resolvers.sessions import authenticate
 from schema.context import Context
 
 INVALID_TOKEN = "The access token is invalid or has expired: log in again."

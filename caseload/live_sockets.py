@@ -14,10 +14,10 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from caseload.pubsub import PubSubBroker
 from caseload.settings import Settings
 from caseload.socket_limits import SlotCounter
+from resolvers.accounts.sessions import session_deadlines
 from resolvers.actor import Actor
 from resolvers.effects import SESSIONS_REVOKED, SessionsRevoked
 from resolvers.errors import DomainError, ErrorCode, TooManySubscriptions
-from resolvers.sessions import session_deadlines
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
 from caseload.settings import Settings
 from models import ClientImport, ClientImportIssue, ImportStatus, OutboxStatus
-from resolvers import staff
 from resolvers.actor import OPERATOR
 from resolvers.effects import ImportProgress
 from resolvers.pages import MAX_PAGE, Page
+from resolvers.staff import tools as staff
 
 COMMANDS = ("import", "imports", "outbox")
 BAR_WIDTH = 30
@@ -172,11 +172,11 @@ async def _import_file(settings: Settings, args: argparse.Namespace) -> int:
     from caseload.redis import connect, make_services
     from importing.errors import ImportFileError
     from models import User
+    from resolvers.accounts.sessions import actor_for_user
     from resolvers.effects import import_channel
     from resolvers.errors import DomainError
-    from resolvers.import_runner import run_import
-    from resolvers.imports import ImportRequest, start_import
-    from resolvers.sessions import actor_for_user
+    from resolvers.imports.client_imports import ImportRequest, start_import
+    from resolvers.imports.runner import run_import
 
     path = Path(args.file)
     try:

@@ -86,7 +86,7 @@ class ProviderClient(Model):
     invitation_failed_at = fields.DatetimeField(null=True)
     # a copy of the visible profile's `sort_name` (the entry's own, then the person's), so a
     # page in name order reads the provider's index in order instead of sorting the list;
-    # kept in step by every write that changes it (resolvers/client_events.py)
+    # kept in step by every write that changes it (resolvers/clients/events.py)
     sort_name = fields.CharField(max_length=256, default="")
 
     provider_id: UUID

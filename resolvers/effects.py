@@ -164,7 +164,7 @@ class ImportProgress:
     started_at: datetime | None
     finished_at: datetime | None
     id: str | None = None
-    # the import's invitation campaign (resolvers/campaigns.py)
+    # the import's invitation campaign (resolvers/imports/campaigns.py)
     invitations_total: int = 0
     invitations_sent: int = 0
     invitations_failed: int = 0

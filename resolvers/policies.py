@@ -10,7 +10,7 @@ from tortoise.queryset import QuerySet
 
 from models import Appointment, Message, MessageThread, ProviderClient
 from resolvers.actor import Actor, ClientActor, PartyActor, ProviderActor, StaffActor
-from resolvers.client_views import ClientView
+from resolvers.clients.views import ClientView
 from resolvers.errors import NotFound, email_not_verified, forbidden, not_authenticated
 
 

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from models import Provider, User
-from resolvers import accounts, verification
+from resolvers.accounts import authentication as accounts
+from resolvers.accounts import verification
+from resolvers.accounts.sessions import IssuedSession
 from resolvers.errors import DomainError
-from resolvers.sessions import IssuedSession
 from schema.context import Info
 from schema.enum_docs import describe_enum
 from schema.enums import Role

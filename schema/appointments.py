@@ -7,8 +7,9 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import appointment_list, appointments
-from resolvers.appointments import AppointmentView, NewAppointment
+from resolvers.appointments import listing as appointment_list
+from resolvers.appointments import scheduling as appointments
+from resolvers.appointments.scheduling import AppointmentView, NewAppointment
 from resolvers.errors import DomainError
 from schema.accounts import ProviderProfile
 from schema.clients import ClientType

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from resolvers import client_edits, client_list, clients, names
-from resolvers.client_input import ClientChanges, InsuranceData, NewClient
-from resolvers.client_views import ClientView, invitation_of, onboarding_of
-from resolvers.clients import AddedClient
+from resolvers import names
+from resolvers.clients import adding as clients
+from resolvers.clients import edits as client_edits
+from resolvers.clients import listing as client_list
+from resolvers.clients.adding import AddedClient
+from resolvers.clients.checks import ClientChanges, InsuranceData, NewClient
+from resolvers.clients.views import ClientView, invitation_of, onboarding_of
 from resolvers.errors import DomainError
 from resolvers.policies import edit_permission
 from schema.context import Info

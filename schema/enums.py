@@ -22,11 +22,11 @@ from models import (
     OutboxStatus,
     Role,
 )
-from resolvers.client_list import ClientOrder, OnboardingFilter
-from resolvers.client_views import InvitationStatus
+from resolvers.clients.listing import ClientOrder, OnboardingFilter
+from resolvers.clients.views import InvitationStatus
 from resolvers.errors import ErrorCode
-from resolvers.imports import ClientField, ImportFormat
-from resolvers.onboarding import OnboardingStep
+from resolvers.imports.client_imports import ClientField, ImportFormat
+from resolvers.onboarding.steps import OnboardingStep
 
 __all__ = [
     "AddedVia",

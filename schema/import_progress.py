@@ -12,8 +12,8 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import imports
 from resolvers.errors import DomainError
+from resolvers.imports import client_imports as imports
 from schema.context import Info
 from schema.errors import public_error
 from schema.imports import IMPORT_ID, ClientImportType

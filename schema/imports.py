@@ -9,9 +9,10 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from models import ClientImport as ClientImportRow
-from resolvers import campaigns, download_links, imports
 from resolvers.errors import DomainError
-from resolvers.imports import ImportFileError as FileRefused
+from resolvers.imports import campaigns, download_links
+from resolvers.imports import client_imports as imports
+from resolvers.imports.client_imports import ImportFileError as FileRefused
 from schema.context import Info
 from schema.enum_docs import describe_enum
 from schema.enums import ClientField, ErrorCode, ImportFormat, ImportStatus, IssueSeverity

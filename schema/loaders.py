@@ -9,8 +9,8 @@ from uuid import UUID
 from strawberry.dataloader import DataLoader
 
 from models import MessageThread, Role
-from resolvers.message_threads import threads_by_pair, unread_counts
-from resolvers.onboarding import clients_with_current_forms
+from resolvers.messaging.threads import threads_by_pair, unread_counts
+from resolvers.onboarding.steps import clients_with_current_forms
 
 
 async def _forms_acknowledged(client_ids: Sequence[UUID]) -> list[bool]:

@@ -8,11 +8,12 @@ from typing import Annotated
 import strawberry
 
 from models import Message
-from resolvers import message_threads, messaging
-from resolvers.clients import ClientView
+from resolvers.clients.adding import ClientView
 from resolvers.errors import DomainError
-from resolvers.message_threads import ThreadView
-from resolvers.messaging import OutgoingMessage
+from resolvers.messaging import sending as messaging
+from resolvers.messaging import threads as message_threads
+from resolvers.messaging.sending import OutgoingMessage
+from resolvers.messaging.threads import ThreadView
 from schema.accounts import ProviderProfile
 from schema.clients import ClientType
 from schema.context import Info

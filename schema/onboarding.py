@@ -9,10 +9,11 @@ from typing import Annotated
 import strawberry
 
 from models import FormDocument
-from resolvers import forms, invitations, self_service
-from resolvers.client_input import ClientChanges
-from resolvers.clients import ClientView
+from resolvers.clients import invitations
+from resolvers.clients.adding import ClientView
+from resolvers.clients.checks import ClientChanges
 from resolvers.errors import DomainError
+from resolvers.onboarding import forms, self_service
 from schema.clients import E164, NULL_KEEPS, ClientResult, InsuranceInput, client_result
 from schema.context import Info
 from schema.enum_docs import describe_enum

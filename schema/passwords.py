@@ -6,7 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import accounts, passwords
+from resolvers.accounts import authentication as accounts
+from resolvers.accounts import passwords
 from resolvers.errors import DomainError
 from schema.accounts import AuthResult, AuthSuccess, auth_error
 from schema.context import Info

@@ -8,8 +8,9 @@ from typing import Annotated
 import strawberry
 
 from models import AuditEvent, OutboxMessage, Provider
-from resolvers import policies, staff
+from resolvers import policies
 from resolvers.errors import DomainError
+from resolvers.staff import tools as staff
 from schema.clients import ClientType
 from schema.context import Info
 from schema.enum_docs import describe_enum

@@ -10,10 +10,11 @@ from typing import Annotated
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-from resolvers import client_list, message_feed
-from resolvers.clients import ClientView
+from resolvers.clients import listing as client_list
+from resolvers.clients.adding import ClientView
 from resolvers.errors import DomainError
-from resolvers.message_threads import thread_key
+from resolvers.messaging import feed as message_feed
+from resolvers.messaging.threads import thread_key
 from schema.clients import ClientType
 from schema.context import Context, Info
 from schema.errors import public_error

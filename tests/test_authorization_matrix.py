@@ -15,7 +15,7 @@ from typing import Any
 
 from models import Client, OutboxMessage
 from models.accounts import User
-from resolvers.accounts import create_staff
+from resolvers.accounts.authentication import create_staff
 from tests.support import (
     AUTH_FIELDS,
     PASSWORD,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models import AuditEvent, Client, ClientImport, ProviderClient, Session, User
-from resolvers.accounts import create_staff
+from resolvers.accounts.authentication import create_staff
 from tests.support import (
     AUTH_FIELDS,
     CLIENT,

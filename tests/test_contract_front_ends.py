@@ -7,7 +7,7 @@ import io
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from resolvers import download_links
+from resolvers.imports import download_links
 from tests.support import (
     Api,
     count_queries,

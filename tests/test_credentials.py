@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from caseload.graphql_view import client_address
 from caseload.security import hash_password, verify_password
-from resolvers.accounts import create_staff
+from resolvers.accounts.authentication import create_staff
 from resolvers.errors import InvalidInput
 from tests.support import (
     AUTH_FIELDS,

@@ -18,7 +18,7 @@ from models import (
     OutboxMessage,
     ProviderClient,
 )
-from resolvers.import_runner import claim
+from resolvers.imports.runner import claim
 from tests.support import (
     Api,
     add_client,

@@ -28,7 +28,7 @@ from caseload.mail import make_transport
 from caseload.redis import connect, make_services
 from caseload.settings import EmailBackend, Settings
 from models import ClientImport, OutboxMessage, OutboxStatus, ProviderClient
-from resolvers.import_runner import run_import
+from resolvers.imports.runner import run_import
 from tests.support import (
     Api,
     many,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,7 @@ from models import (
     User,
     VerificationToken,
 )
-from resolvers.accounts import create_staff
+from resolvers.accounts.authentication import create_staff
 from tests.support import (
     AUTH_FIELDS,
     PASSWORD,
@@ -68,8 +69,10 @@ async def test_invitation_is_a_link_and_stamps_invited_at(api: Api) -> None:
     [text] = _mail_to(api, "wren@example.org")
     assert f"{api.settings.public_url}/verify?token=" in text
     assert "7 days" in text
+    # the link itself is left out: its port and random token may contain "555" by chance
+    prose = re.sub(r"\S+/verify\?token=\S+", "<link>", text)
     for secret in ("Wren", "Halloway", "555", "0187", "Aetna", "QX81723", "Marigold", "Finch"):
-        assert secret not in text
+        assert secret not in prose
     client = await Client.get(id=client_id)
     assert client.invited_at is not None
     assert datetime.now(UTC) - client.invited_at < timedelta(minutes=1)

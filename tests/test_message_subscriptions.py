@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from caseload.redis import connect, make_services
+from resolvers.accounts.sessions import authenticate
 from resolvers.effects import messages_channel
-from resolvers.messaging import OutgoingMessage, send_message
-from resolvers.sessions import authenticate
+from resolvers.messaging.sending import OutgoingMessage, send_message
 from tests.support import Api, sign_up_client, sign_up_provider, socket_close_code, subscribe
 
 RECEIVED = """

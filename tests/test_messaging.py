@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from models import Message, MessageThread, OutboxMessage, ProviderClient, User
-from resolvers.messaging import MESSAGES_PER_MINUTE
+from resolvers.messaging.sending import MESSAGES_PER_MINUTE
 from tests.support import (
     Api,
     accept_invitation,

@@ -12,7 +12,7 @@ import httpx
 from caseload.embedded_redis import EmbeddedRedis
 from caseload.redis import connect, make_services
 from models import Client, OutboxMessage, OutboxStatus
-from resolvers.reminders import queue_due_reminders
+from resolvers.onboarding.reminders import queue_due_reminders
 from tests.support import (
     AUTH_FIELDS,
     CLIENT,

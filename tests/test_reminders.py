@@ -10,8 +10,8 @@ import pytest
 
 from caseload.redis import connect, make_services
 from models import Client, OutboxMessage, OutboxStatus, ProviderClient, User
+from resolvers.onboarding.reminders import queue_due_reminders
 from resolvers.ports import Services
-from resolvers.reminders import queue_due_reminders
 from tests.support import (
     Api,
     add_client,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from models import AuditEvent, Client, OutboxMessage, OutboxStatus, User
-from resolvers.accounts import create_staff
+from resolvers.accounts.authentication import create_staff
 from tests.support import (
     ACKNOWLEDGE,
     ADD_BILLING,

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from models import AuditEvent, ClientImport, ImportStatus, OutboxMessage, OutboxStatus
-from resolvers.accounts import create_staff
+from resolvers.accounts.authentication import create_staff
 from resolvers.policies import STAFF_READ_ONLY
 from tests.support import (
     AUTH_FIELDS,

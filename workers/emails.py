@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from models import Client, ProviderClient, User, VerificationPurpose
-from resolvers.client_events import announce_client_change
+from resolvers.accounts.email_change import reissue_pending_token
+from resolvers.accounts.verification import issue_invitation_tokens, issue_token
+from resolvers.clients.events import announce_client_change
 from resolvers.effects import ClientsChanged, EmailKind, clients_channel
-from resolvers.email_change import reissue_pending_token
-from resolvers.message_threads import has_unread
-from resolvers.onboarding import STEPS, clients_with_current_forms, state_of
+from resolvers.messaging.threads import has_unread
+from resolvers.onboarding.steps import STEPS, clients_with_current_forms, state_of
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork
-from resolvers.verification import issue_invitation_tokens, issue_token
 
 
 @dataclass(frozen=True)

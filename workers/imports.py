@@ -12,8 +12,8 @@ from arq import Retry
 
 from models import ClientImport
 from resolvers.effects import Job, import_job_id, import_wait_job_id
-from resolvers.import_runner import LeaseLost, fail, run_import
-from resolvers.imports import stalled_imports
+from resolvers.imports.client_imports import stalled_imports
+from resolvers.imports.runner import LeaseLost, fail, run_import
 from workers.outages import skips_outages
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ from tortoise.expressions import Q
 
 from caseload.mail import Mail, MailTransport
 from models import ClientImport, OutboxMessage, OutboxStatus
-from resolvers.campaigns import Settled, record_settled
 from resolvers.effects import (
     ImportProgress,
     Job,
@@ -23,6 +22,7 @@ from resolvers.effects import (
     outbox_batch_sweep_job_id,
     outbox_sweep_job_id,
 )
+from resolvers.imports.campaigns import Settled, record_settled
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_transaction_retried, in_unit_of_work
 from workers.emails import BATCH_RENDERERS, RENDERERS, Rendered, RenderedBatch, one_by_one

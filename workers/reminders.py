@@ -1,10 +1,10 @@
-"""The cron job that queues onboarding reminders; the rules live in resolvers/reminders.py."""
+"""The cron job that queues onboarding reminders; the rules live in resolvers/onboarding/reminders.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from resolvers.reminders import queue_due_reminders
+from resolvers.onboarding.reminders import queue_due_reminders
 from workers.outages import skips_outages
 
 

@@ -12,7 +12,7 @@ from tortoise.functions import Count
 from models import Message, MessageThread, Provider, Role
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_views import ClientView, client_view, links_of
+from resolvers.clients.views import ClientView, client_view, links_of
 from resolvers.cursors import count_of, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
 from resolvers.pages import Page, page_size

@@ -10,8 +10,8 @@ from tortoise.expressions import Q
 from models import Appointment, AppointmentStatus, Client, Provider
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_views import ClientView, link_view
-from resolvers.client_views import onboarding_of as view_onboarding
+from resolvers.clients.views import ClientView, link_view
+from resolvers.clients.views import onboarding_of as view_onboarding
 from resolvers.effects import EmailKind
 from resolvers.errors import (
     ErrorCode,
@@ -21,7 +21,7 @@ from resolvers.errors import (
     NotFound,
     OnboardingIncomplete,
 )
-from resolvers.onboarding import OnboardingState, clients_with_current_forms, state_of
+from resolvers.onboarding.steps import OnboardingState, clients_with_current_forms, state_of
 from resolvers.policies import (
     appointments_visible_to,
     parse_id,

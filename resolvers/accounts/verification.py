@@ -15,14 +15,14 @@ from tortoise.transactions import in_transaction
 from caseload.security import hash_password, new_token, token_digest, verify_password
 from models import Client, ProviderClient, Role, User, VerificationPurpose, VerificationToken
 from resolvers import audit
-from resolvers.acceptance import accept_into, accept_into_new_account
+from resolvers.accounts.credentials import check_password, invalid_input
+from resolvers.accounts.sessions import IssuedSession, open_session
 from resolvers.actor import Actor
-from resolvers.client_events import announce_client_change
-from resolvers.credentials import check_password, invalid_input
+from resolvers.clients.acceptance import accept_into, accept_into_new_account
+from resolvers.clients.events import announce_client_change
 from resolvers.errors import AuthFailure, ErrorCode, FieldProblem, InvalidInput, RateLimited
 from resolvers.names import search_fields
 from resolvers.ports import Services
-from resolvers.sessions import IssuedSession, open_session
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 # wrong passwords on one invitation link before it is held back for a while

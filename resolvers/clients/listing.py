@@ -16,13 +16,13 @@ from tortoise.queryset import QuerySet
 from models import Client, FormAcknowledgement, ProviderClient
 from resolvers import audit
 from resolvers.actor import Actor, ClientActor, ProviderActor
-from resolvers.client_events import shared_reads
-from resolvers.client_views import ClientView, client_view, link_view
+from resolvers.clients.events import shared_reads
+from resolvers.clients.views import ClientView, client_view, link_view
 from resolvers.cursors import count_of, encode_cursor, read_cursor, read_time_cursor
 from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.errors import NotFound
 from resolvers.names import fold
-from resolvers.onboarding import current_form_ids
+from resolvers.onboarding.steps import current_form_ids
 from resolvers.pages import Page, page_size
 from resolvers.policies import links_visible_to, party_or_none, require_provider, visible_link
 from resolvers.ports import Listen

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 from caseload.security import hash_password, token_digest, verify_password
 from models import Session, User, VerificationPurpose, VerificationToken
-from resolvers.actor import Actor
-from resolvers.credentials import (
+from resolvers.accounts.credentials import (
     check_not_locked,
     check_password,
     clear_lockout,
@@ -18,12 +17,13 @@ from resolvers.credentials import (
     login_counters,
     login_email,
 )
+from resolvers.accounts.sessions import IssuedSession, end_sessions, open_session
+from resolvers.accounts.verification import invalid_token, revoke_tokens
+from resolvers.actor import Actor
 from resolvers.effects import EmailKind
 from resolvers.errors import AuthFailure, ErrorCode, not_authenticated
 from resolvers.ports import Services
-from resolvers.sessions import IssuedSession, end_sessions, open_session
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
-from resolvers.verification import invalid_token, revoke_tokens
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from models import (
 )
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_events import announce_client_change
-from resolvers.client_input import ClientChanges, check_changes
-from resolvers.client_views import ClientView, link_view
-from resolvers.clients import queue_invitation, withdraw_invitation
+from resolvers.clients.adding import queue_invitation, withdraw_invitation
+from resolvers.clients.checks import ClientChanges, check_changes
+from resolvers.clients.events import announce_client_change
+from resolvers.clients.views import ClientView, link_view
 from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.errors import EditLocked, EmailTaken, FieldProblem
 from resolvers.names import search_fields

@@ -9,14 +9,14 @@ from tortoise.exceptions import IntegrityError
 
 from models import Client, FormAcknowledgement, FormDocument
 from resolvers import audit
+from resolvers.accounts.email_change import request_email_change
 from resolvers.actor import Actor, ClientActor
-from resolvers.billing import PaymentRejected, payment_processor
-from resolvers.client_events import announce_client_change
-from resolvers.client_input import Checker, ClientChanges, InsuranceData, check_changes
-from resolvers.client_views import ClientView, account_of, client_view
-from resolvers.email_change import request_email_change
+from resolvers.clients.checks import Checker, ClientChanges, InsuranceData, check_changes
+from resolvers.clients.events import announce_client_change
+from resolvers.clients.views import ClientView, account_of, client_view
 from resolvers.errors import FieldProblem, InvalidInput, not_authenticated
 from resolvers.names import search_fields
+from resolvers.onboarding.billing import PaymentRejected, payment_processor
 from resolvers.policies import require_client
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work

@@ -11,7 +11,7 @@ from tortoise.functions import Count
 from caseload.settings import Settings
 from models import Client, FormAcknowledgement, ProviderClient
 from resolvers.effects import EmailKind
-from resolvers.onboarding import clients_with_current_forms, current_form_ids, state_of
+from resolvers.onboarding.steps import clients_with_current_forms, current_form_ids, state_of
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 

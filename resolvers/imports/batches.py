@@ -10,8 +10,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from importing.model import ClientRow, RowError, RowIssue
 from models import Client, ClientImport, ClientImportIssue, OutboxMessage, ProviderClient
-from resolvers.bulk_sql import insert_rows, new_ids, placeholders, select_in
 from resolvers.effects import EmailKind
+from resolvers.imports.bulk_sql import insert_rows, new_ids, placeholders, select_in
 from resolvers.names import search_fields
 
 

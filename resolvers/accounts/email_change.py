@@ -7,11 +7,11 @@ from uuid import UUID
 
 from caseload.security import new_token, token_digest
 from models import OutboxMessage, OutboxStatus, User, VerificationPurpose, VerificationToken
+from resolvers.accounts.verification import revoke_tokens
 from resolvers.effects import EmailKind
 from resolvers.errors import EmailTaken, FieldProblem
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork
-from resolvers.verification import revoke_tokens
 
 
 def _expiry(services: Services) -> datetime:

@@ -19,7 +19,6 @@ from importing.model import ImportFormat as ImportFormat  # re-exported for the 
 from importing.plans import plan_to_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
-from resolvers.campaigns import TERMINAL, is_done
 from resolvers.cursors import (
     count_of,
     encode_cursor,
@@ -29,7 +28,8 @@ from resolvers.cursors import (
 )
 from resolvers.effects import ImportProgress, Job, import_channel, import_job_id
 from resolvers.errors import DomainError, InvalidState, NotFound, RateLimited
-from resolvers.import_runner import forget_file
+from resolvers.imports.campaigns import TERMINAL, is_done
+from resolvers.imports.runner import forget_file
 from resolvers.pages import Page, page_size
 from resolvers.policies import parse_id, require_provider, require_verified_provider
 from resolvers.ports import Listen, Services

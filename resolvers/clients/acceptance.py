@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from models import Appointment, Client, Message, MessageThread, ProviderClient
-from resolvers.client_events import announce_client_change
-from resolvers.clients import withdraw_invitation
+from resolvers.clients.adding import withdraw_invitation
+from resolvers.clients.events import announce_client_change
 from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.unit_of_work import UnitOfWork
 

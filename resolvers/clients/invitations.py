@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_views import ClientView, link_view
-from resolvers.clients import cancel_pending_invitation, queue_invitation
+from resolvers.clients.adding import cancel_pending_invitation, queue_invitation
+from resolvers.clients.views import ClientView, link_view
 from resolvers.errors import InvalidState, NotFound, RateLimited
 from resolvers.policies import invitations_visible_to, parse_id
 from resolvers.ports import Services

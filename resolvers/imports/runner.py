@@ -18,8 +18,6 @@ from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, RowError
 from importing.plans import plan_from_json
 from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
-from resolvers.campaigns import TERMINAL as TERMINAL
-from resolvers.campaigns import close_if_done
 from resolvers.effects import (
     ClientsChanged,
     ImportProgress,
@@ -28,7 +26,9 @@ from resolvers.effects import (
     import_channel,
     outbox_batch_job_id,
 )
-from resolvers.import_batches import BatchResult, BatchWriter
+from resolvers.imports.batches import BatchResult, BatchWriter
+from resolvers.imports.campaigns import TERMINAL as TERMINAL
+from resolvers.imports.campaigns import close_if_done
 from resolvers.ports import Services
 from resolvers.unit_of_work import in_transaction_retried
 

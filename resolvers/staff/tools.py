@@ -23,7 +23,7 @@ from models import (
 )
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.client_views import ClientView, link_view
+from resolvers.clients.views import ClientView, link_view
 from resolvers.cursors import LazyCount, count_of, read_time_cursor, time_cursor
 from resolvers.effects import Job, import_retry_job_id, outbox_retry_job_id
 from resolvers.errors import InvalidState, NotFound

@@ -11,9 +11,9 @@ from tortoise.expressions import Q
 
 from models import AddedVia, Client, Message, MessageThread, Provider, ProviderClient, Role
 from resolvers import audit
-from resolvers.acceptance import accept_into
 from resolvers.actor import Actor, ClientActor, PartyActor, ProviderActor
-from resolvers.client_views import account_of, client_view, link_view
+from resolvers.clients.acceptance import accept_into
+from resolvers.clients.views import account_of, client_view, link_view
 from resolvers.effects import (
     ClientsChanged,
     EmailKind,
@@ -22,7 +22,7 @@ from resolvers.effects import (
     messages_channel,
 )
 from resolvers.errors import FieldProblem, InvalidInput, NotFound, RateLimited
-from resolvers.message_threads import ThreadView, other_side, visible_thread
+from resolvers.messaging.threads import ThreadView, other_side, visible_thread
 from resolvers.policies import parse_id, require_party, require_verified_provider, visible_link
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work

@@ -22,12 +22,12 @@ from models import (
     VerificationToken,
 )
 from resolvers.actor import Actor
-from resolvers.campaigns import Settled, record_settled
-from resolvers.client_events import announce_clients_change
-from resolvers.client_input import NewClient, check_new_client
-from resolvers.client_views import ClientView, link_view
+from resolvers.clients.checks import NewClient, check_new_client
+from resolvers.clients.events import announce_clients_change
+from resolvers.clients.views import ClientView, link_view
 from resolvers.effects import ClientsChanged, EmailKind, clients_channel
 from resolvers.errors import DomainError, FieldProblem, InvalidInput
+from resolvers.imports.campaigns import Settled, record_settled
 from resolvers.names import search_fields
 from resolvers.policies import require_verified_provider
 from resolvers.ports import Services

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from models import AddedVia, Client, ProviderClient, User
 from resolvers.actor import Actor
-from resolvers.onboarding import OnboardingState, state_of
+from resolvers.onboarding.steps import OnboardingState, state_of
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from tortoise.expressions import Q
 from models import Appointment
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.appointments import AppointmentView, as_utc
-from resolvers.client_views import client_view, links_of
+from resolvers.appointments.scheduling import AppointmentView, as_utc
+from resolvers.clients.views import client_view, links_of
 from resolvers.cursors import count_of, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
 from resolvers.pages import Page, page_size

@@ -10,8 +10,7 @@ from caseload.security import hash_password, verify_password
 from caseload.settings import Settings, get_settings
 from importing.fields import FieldInvalid, normalize_email, normalize_name
 from models import Client, Provider, Role, User
-from resolvers.actor import Actor
-from resolvers.credentials import (
+from resolvers.accounts.credentials import (
     check_not_locked,
     check_password,
     count_failure,
@@ -20,6 +19,8 @@ from resolvers.credentials import (
     login_counters,
     login_email,
 )
+from resolvers.accounts.sessions import IssuedSession, open_session, revoke_session
+from resolvers.actor import Actor
 from resolvers.effects import EmailKind
 from resolvers.errors import (
     AuthFailure,
@@ -31,7 +32,6 @@ from resolvers.errors import (
 )
 from resolvers.names import search_fields
 from resolvers.ports import Services
-from resolvers.sessions import IssuedSession, open_session, revoke_session
 from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 

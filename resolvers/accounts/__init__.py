@@ -1,0 +1,1 @@
+"""Accounts: sign-up and log-in, sessions, passwords, e-mail verification and change."""

@@ -1,0 +1,1 @@
+"""Appointments: scheduling, confirming and cancelling, and reading calendars."""

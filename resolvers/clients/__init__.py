@@ -1,0 +1,1 @@
+"""A provider's client list: adding, checking, reading, editing, live events, invitations, acceptance."""

@@ -1,0 +1,1 @@
+"""Client imports: starting and reading them, the job that runs them, its batches and campaigns."""

@@ -1,0 +1,1 @@
+"""Messaging: sending and reading messages, threads, and live delivery."""

@@ -1,0 +1,1 @@
+"""Staff tooling: audited reads of any provider's data and retries of stuck jobs."""
