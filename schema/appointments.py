@@ -35,6 +35,7 @@ from schema.nodes import (
     First,
     Node,
     PageInfo,
+    connection,
 )
 
 describe_enum(
@@ -157,13 +158,8 @@ class AppointmentQueries:
             page = await appointment_list.list_appointments(info.context.actor, args)
         except DomainError as error:
             raise public_error(error) from None
-        edges = [
-            AppointmentEdge(cursor=c, node=AppointmentType.from_view(v)) for c, v in page.items
-        ]
-        return AppointmentConnection(
-            edges=edges,
-            page_info=PageInfo.of(edges, page.has_next_page, args.after),
-            count=page.count,
+        return connection(
+            AppointmentConnection, AppointmentEdge, page, AppointmentType.from_view, args.after
         )
 
 

@@ -44,6 +44,7 @@ from schema.nodes import (
     First,
     Node,
     PageInfo,
+    connection,
 )
 
 if TYPE_CHECKING:
@@ -474,12 +475,7 @@ class ClientQueries:
             page = await client_list.list_clients(info.context.actor, args)
         except DomainError as error:
             raise public_error(error) from None
-        edges = [ClientEdge(cursor=c, node=ClientType.from_view(v)) for c, v in page.items]
-        return ClientConnection(
-            edges=edges,
-            page_info=PageInfo.of(edges, page.has_next_page, after),
-            count=page.count,
-        )
+        return connection(ClientConnection, ClientEdge, page, ClientType.from_view, after)
 
     @strawberry.field(
         description="A client on the provider's list, or a client's own record; null for any "

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from models import ClientImport as ClientImportRow
+from models import ClientImportIssue as ClientImportIssueRow
 from resolvers.errors import DomainError
 from resolvers.imports import campaigns, download_links
 from resolvers.imports import client_imports as imports
@@ -35,6 +36,7 @@ from schema.nodes import (
     First,
     Node,
     PageInfo,
+    connection,
 )
 
 describe_enum(
@@ -110,6 +112,16 @@ class RowIssue:
     severity: IssueSeverity = strawberry.field(
         description="Whether the row was skipped or imported."
     )
+
+    @classmethod
+    def from_row(cls, issue: ClientImportIssueRow) -> RowIssue:
+        return cls(
+            row=issue.row,
+            column=issue.column,
+            code=issue.code,
+            message=issue.message,
+            severity=IssueSeverity(issue.severity),
+        )
 
 
 @strawberry.type(description="A row issue in a list.")
@@ -243,24 +255,7 @@ class ClientImportType(Node):
             )
         except DomainError as error:
             raise public_error(error) from None
-        edges = [
-            RowIssueEdge(
-                cursor=cursor,
-                node=RowIssue(
-                    row=i.row,
-                    column=i.column,
-                    code=i.code,
-                    message=i.message,
-                    severity=IssueSeverity(i.severity),
-                ),
-            )
-            for cursor, i in page.items
-        ]
-        return RowIssueConnection(
-            edges=edges,
-            page_info=PageInfo.of(edges, page.has_next_page, after),
-            count=page.count,
-        )
+        return connection(RowIssueConnection, RowIssueEdge, page, RowIssue.from_row, after)
 
     @classmethod
     def from_row(cls, row: ClientImportRow) -> ClientImportType:
@@ -381,11 +376,8 @@ class ImportQueries:
             )
         except DomainError as error:
             raise public_error(error) from None
-        edges = [
-            ClientImportEdge(cursor=c, node=ClientImportType.from_row(r)) for c, r in page.items
-        ]
-        return ClientImportConnection(
-            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        return connection(
+            ClientImportConnection, ClientImportEdge, page, ClientImportType.from_row, after
         )
 
 

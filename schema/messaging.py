@@ -36,6 +36,7 @@ from schema.nodes import (
     First,
     Node,
     PageInfo,
+    connection,
 )
 
 THREAD_ID = "The conversation's id."
@@ -109,12 +110,7 @@ class MessageThreadType(Node):
             )
         except DomainError as error:
             raise public_error(error) from None
-        edges = [MessageEdge(cursor=c, node=MessageType.from_model(m)) for c, m in page.items]
-        return MessageConnection(
-            edges=edges,
-            page_info=PageInfo.of(edges, page.has_next_page, after),
-            count=page.count,
-        )
+        return connection(MessageConnection, MessageEdge, page, MessageType.from_model, after)
 
     @classmethod
     def from_view(cls, view: ThreadView) -> MessageThreadType:
@@ -211,13 +207,8 @@ class MessagingQueries:
             )
         except DomainError as error:
             raise public_error(error) from None
-        edges = [
-            MessageThreadEdge(cursor=c, node=MessageThreadType.from_view(v)) for c, v in page.items
-        ]
-        return MessageThreadConnection(
-            edges=edges,
-            page_info=PageInfo.of(edges, page.has_next_page, after),
-            count=page.count,
+        return connection(
+            MessageThreadConnection, MessageThreadEdge, page, MessageThreadType.from_view, after
         )
 
     @strawberry.field(description="One of the viewer's conversations; null for any other id.")

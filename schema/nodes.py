@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
 import strawberry
+
+from resolvers.pages import Page
 
 # Descriptions of the parts every connection and edge has.
 EDGES = "This page's items, each with its cursor, in the list's order."
@@ -72,3 +74,22 @@ class Counted:
     )
     async def total_count(self) -> int:
         return await self.count()
+
+
+C = TypeVar("C", bound=Counted)
+V = TypeVar("V")
+
+
+def connection(
+    make: Callable[..., C],
+    edge: Callable[..., Any],
+    page: Page[V],
+    node: Callable[[V], Any],
+    after: str | None,
+) -> C:
+    """The one connection builder: `page`'s items as `edge(cursor, node(item))`, its PageInfo,
+    and its count, run only if `totalCount` is selected."""
+    edges = [edge(cursor=cursor, node=node(item)) for cursor, item in page.items]
+    return make(
+        edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+    )

@@ -31,6 +31,7 @@ from schema.nodes import (
     Node,
     PageInfo,
     RequiredFirst,
+    connection,
 )
 
 describe_enum(
@@ -201,11 +202,8 @@ class StaffQueries:
             page = await staff.list_providers(info.context.actor, search, first, after)
         except DomainError as error:
             raise public_error(error) from None
-        edges = [
-            StaffProviderEdge(cursor=c, node=StaffProvider.from_model(p)) for c, p in page.items
-        ]
-        return StaffProviderConnection(
-            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        return connection(
+            StaffProviderConnection, StaffProviderEdge, page, StaffProvider.from_model, after
         )
 
     @strawberry.field(
@@ -224,10 +222,7 @@ class StaffQueries:
             page = await staff.list_provider_clients(info.context.actor, provider_id, first, after)
         except DomainError as error:
             raise public_error(error) from None
-        edges = [StaffClientEdge(cursor=c, node=ClientType.from_view(v)) for c, v in page.items]
-        return StaffClientConnection(
-            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
-        )
+        return connection(StaffClientConnection, StaffClientEdge, page, ClientType.from_view, after)
 
     @strawberry.field(description="Every provider's imports.")
     async def client_imports(
@@ -241,11 +236,8 @@ class StaffQueries:
             page = await staff.list_client_imports(info.context.actor, status, first, after)
         except DomainError as error:
             raise public_error(error) from None
-        edges = [
-            ClientImportEdge(cursor=c, node=ClientImportType.from_row(r)) for c, r in page.items
-        ]
-        return ClientImportConnection(
-            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        return connection(
+            ClientImportConnection, ClientImportEdge, page, ClientImportType.from_row, after
         )
 
     @strawberry.field(description="Every outgoing e-mail.")
@@ -263,11 +255,8 @@ class StaffQueries:
             page = await staff.list_outbox(info.context.actor, status, first, after)
         except DomainError as error:
             raise public_error(error) from None
-        edges = [
-            OutboxMessageEdge(cursor=c, node=OutboxMessageType.from_model(m)) for c, m in page.items
-        ]
-        return OutboxMessageConnection(
-            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        return connection(
+            OutboxMessageConnection, OutboxMessageEdge, page, OutboxMessageType.from_model, after
         )
 
     @strawberry.field(description="The audit trail.")
@@ -295,9 +284,8 @@ class StaffQueries:
             page = await staff.list_audit_events(info.context.actor, where, first, after)
         except DomainError as error:
             raise public_error(error) from None
-        edges = [AuditEventEdge(cursor=c, node=AuditEventType.from_model(e)) for c, e in page.items]
-        return AuditEventConnection(
-            edges=edges, page_info=PageInfo.of(edges, page.has_next_page, after), count=page.count
+        return connection(
+            AuditEventConnection, AuditEventEdge, page, AuditEventType.from_model, after
         )
 
 
