@@ -1,6 +1,6 @@
 """Microseconds per row of the pure import pipeline (no database) per format and data mix."""
 
-# Run from the repository root: python -m bench.row_pipeline [rows] [repeats].
+# Run from the repository root: python -m bench.row_pipeline [rows] [repeats] [only].
 # CPU time of this process (steadier than the wall clock on a shared machine). Stages, each
 # the best of `repeats` runs on the same bytes:
 #   inspect  inspect_file (sniff, header, row count), as the upload request does;
@@ -138,10 +138,13 @@ def measure(kind: str, data: bytes, repeats: int) -> dict[str, float]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    only = sys.argv[3] if len(sys.argv) > 3 else ""  # "csv", "vcf uniform": those files only
     stages = ("inspect", "read", "rows", "search", "total")
     print(f"{n} rows, best of {repeats}; microseconds per row")
     print(f"{'file':<16}" + "".join(f"{s:>9}" for s in stages))
     for (kind, mix), data in files(n).items():
+        if only not in f"{kind} {mix}":
+            continue
         figures = measure(kind, data, repeats)
         print(f"{kind + ' ' + mix:<16}" + "".join(f"{figures[s]:9.2f}" for s in stages))
 

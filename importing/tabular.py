@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from importing.columns import is_mobile_label
@@ -62,6 +63,9 @@ def _date_picker(sources: tuple[Source, ...], text: Text | None) -> Callable[[Se
     return pick
 
 
+_ORDER = (F.FIRST_NAME, F.LAST_NAME, F.EMAIL, F.MOBILE_PHONE, F.PREFERRED_NAME, F.DATE_OF_BIRTH)
+
+
 def client_rows(
     rows: Iterable[tuple[int, Sequence[Any]]],
     plan: FilePlan,
@@ -72,6 +76,14 @@ def client_rows(
 ) -> Iterator[ClientRow | RowError]:
     """rows are the non-blank data rows with their line numbers; text converts a cell."""
     sources = plan.layout.sources
+    if (
+        text is None
+        and F.FULL_NAME not in sources
+        and all(len(s) == 1 and s[0].label_column is None for s in sources.values())
+    ):
+        # Every field from one plain cell (most files): one itemgetter call takes them all.
+        yield from _plain_rows(rows, plan, start_after, region)
+        return
     first = _picker(sources.get(F.FIRST_NAME, ()), text)
     last = _picker(sources.get(F.LAST_NAME, ()), text)
     full = _picker(sources.get(F.FULL_NAME, ()), text)
@@ -96,6 +108,31 @@ def client_rows(
             number, first(cells), last(cells), address, mobile, preferred(cells), born(cells),
             full(cells),
         )  # fmt: skip
+
+
+def _plain_rows(
+    rows: Iterable[tuple[int, Sequence[Any]]], plan: FilePlan, start_after: int, region: str
+) -> Iterator[ClientRow | RowError]:
+    """client_rows for text cells each field reads from one column (no labels, no full name)."""
+    sources = plan.layout.sources
+    # A field the file lacks reads the blank cell appended after the row's last one.
+    width = 1 + max((s[0].column for s in sources.values()), default=0)
+    blank = [""] * (width + 1)
+    columns = [sources[f][0].column if f in sources else -1 for f in _ORDER]
+    take = itemgetter(*columns)
+    build = RowBuilder(plan.mapping, region).build
+    for seen, (number, cells) in enumerate(rows, 1):
+        if seen <= start_after:
+            continue
+        first, last, address, mobile, preferred, born = take(
+            [*cells, ""] if len(cells) >= width else [*cells, *blank[len(cells) :]]
+        )
+        if ":::" in address:
+            # Google Contacts puts several addresses in one cell: "a@x.org ::: b@y.org".
+            address = address.split(":::", 1)[0]
+        if ":::" in mobile:
+            mobile = mobile.split(":::", 1)[0]
+        yield build(number, first, last, address, mobile, preferred, born)
 
 
 def count_rows(rows: Iterable[object], max_rows: int, too_many: Callable[[], Exception]) -> int:
