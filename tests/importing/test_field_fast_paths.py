@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import unicodedata
 
@@ -11,6 +12,8 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importing import inspect_file
+from importing.csv_reader import _data_rows
 from importing.fields import (
     _SIMPLE_EMAIL,
     FieldInvalid,
@@ -21,6 +24,9 @@ from importing.fields import (
     normalize_name,
     normalize_phone,
 )
+from importing.model import ClientField
+from importing.rows import RowBuilder
+from importing.tabular import client_rows
 from resolvers.names import _fold_unicode, fold, search_fields
 
 
@@ -184,3 +190,55 @@ def test_search_fields_as_before() -> None:
         ("Ava", "Lee", "", "ava@example.org"),
     ]:
         assert search_fields(*args) == reference(*args)
+
+
+NAMES = ["", " ", "Ava", " Ava  Lee ", "A\x00va", "\x01", "\u2001", "Zoë", "Zoe\u0308", "x" * 101,
+         "Cher", "O'Brien", "Dr.", "Jr"]  # fmt: skip
+EMAILS = ["", " ", "ava@example.org", " AVA@EXAMPLE.ORG ", "Ava Lee <ava@example.org>",
+          "mailto:ava@example.org?subject=x", "zoë@bücher.de", "ava@", "a..b@example.org",
+          "ava@example.invalid", "ava@localhost", "a" * 250 + "@x.org", "ava@xn--bcher-kva.de"]  # fmt: skip
+PHONES = ["", "(212) 555-0100", "212 555 0100 ext. 7", "+44 20 7946 0000", "555", "not a phone",
+          "(123) 555-0100"]  # fmt: skip
+DATES = [None, "", " ", "1980-02-29", "02/30/1980", "7/4/76", "0/0/00", "--04-07", "2999-01-01",
+         "19800101", "soon", datetime.date(1980, 1, 1), datetime.datetime(1980, 1, 1, 5),
+         datetime.date(1800, 1, 1), 12.5]  # fmt: skip
+FULLS = ["", "Cher", "Lee, Ava", "Ava Lee", "Dr. Ava Lee Jr.", "Ava Lee, MD", " "]
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(
+    st.sampled_from(NAMES), st.sampled_from(NAMES), st.sampled_from(EMAILS),
+    st.sampled_from(PHONES), st.sampled_from(NAMES), st.sampled_from(DATES), st.sampled_from(FULLS),
+)  # fmt: skip
+def test_row_fast_path_answers_as_the_checked_way(
+    first: str, last: str, email: str, phone: str, preferred: str, dob: object, full: str
+) -> None:
+    columns = {
+        ClientField.FIRST_NAME: "First", ClientField.LAST_NAME: "Last",
+        ClientField.EMAIL: "Email", ClientField.MOBILE_PHONE: "Cell",
+        ClientField.PREFERRED_NAME: "Nick", ClientField.DATE_OF_BIRTH: "DOB",
+    }  # fmt: skip
+    builder = RowBuilder(columns, "US")
+    args = (7, first, last, email, phone, preferred, dob, full)
+    expected = RowBuilder(columns, "US").build_checked(*args)
+    assert builder.build(*args) == expected
+    assert builder.build(*args) == expected  # from the caches this time
+
+
+def test_plain_columns_read_as_the_pickers_do() -> None:
+    lines = [
+        "First Name,Last Name,Email,Mobile Phone,Date of Birth,Notes",
+        "Ava,Lee,ava@example.org,(212) 555-0100,1980-01-01,x",
+        "Bo,Ng,bo@example.org",  # short: the phone and birth date cells are absent
+        "Cy,Oh,cy@example.org,,,,,,,extra",  # longer than the header
+        "Di",
+        ",Ma,ma@example.org ::: other@example.org,+44 20 7946 0000 ::: 1,0/0/00",
+    ]
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    plan = inspect_file(data)
+    records = list(_data_rows(data, plan.layout))
+    plain = list(client_rows(records, plan, start_after=1, region="US"))
+    # A text converter sends every row the general way, through one picker per field.
+    general = list(client_rows(records, plan, start_after=1, region="US", text=str))
+    assert plain == general
+    assert len(plain) == 4
