@@ -76,14 +76,23 @@ def client_rows(
 ) -> Iterator[ClientRow | RowError]:
     """rows are the non-blank data rows with their line numbers; text converts a cell."""
     sources = plan.layout.sources
-    if (
-        text is None
-        and F.FULL_NAME not in sources
-        and all(len(s) == 1 and s[0].label_column is None for s in sources.values())
+    if F.FULL_NAME not in sources and all(
+        len(s) == 1 and s[0].label_column is None for s in sources.values()
     ):
         # Every field from one plain cell (most files): one itemgetter call takes them all.
-        yield from _plain_rows(rows, plan, start_after, region)
-        return
+        return _plain_rows(rows, plan, start_after, region, text)
+    return picked_rows(rows, plan, start_after, region, text)
+
+
+def picked_rows(
+    rows: Iterable[tuple[int, Sequence[Any]]],
+    plan: FilePlan,
+    start_after: int,
+    region: str,
+    text: Text | None,
+) -> Iterator[ClientRow | RowError]:
+    """client_rows for any plan: one picker per field (labelled phones, several columns)."""
+    sources = plan.layout.sources
     first = _picker(sources.get(F.FIRST_NAME, ()), text)
     last = _picker(sources.get(F.LAST_NAME, ()), text)
     full = _picker(sources.get(F.FULL_NAME, ()), text)
@@ -111,9 +120,13 @@ def client_rows(
 
 
 def _plain_rows(
-    rows: Iterable[tuple[int, Sequence[Any]]], plan: FilePlan, start_after: int, region: str
+    rows: Iterable[tuple[int, Sequence[Any]]],
+    plan: FilePlan,
+    start_after: int,
+    region: str,
+    text: Text | None,
 ) -> Iterator[ClientRow | RowError]:
-    """client_rows for text cells each field reads from one column (no labels, no full name)."""
+    """client_rows when each field reads one column (no labels, no full name)."""
     sources = plan.layout.sources
     # A field the file lacks reads the blank cell appended after the row's last one.
     width = 1 + max((s[0].column for s in sources.values()), default=0)
@@ -127,6 +140,20 @@ def _plain_rows(
         first, last, address, mobile, preferred, born = take(
             [*cells, ""] if len(cells) >= width else [*cells, *blank[len(cells) :]]
         )
+        if text is not None:
+            # Sheet cells that are not text (numbers, dates) as the pickers convert them.
+            if type(first) is not str:
+                first = text(first)
+            if type(last) is not str:
+                last = text(last)
+            if type(address) is not str:
+                address = text(address)
+            if type(mobile) is not str:
+                mobile = text(mobile)
+            if type(preferred) is not str:
+                preferred = text(preferred)
+            if type(born) is not str and not isinstance(born, datetime.date):
+                born = text(born)
         if ":::" in address:
             # Google Contacts puts several addresses in one cell: "a@x.org ::: b@y.org".
             address = address.split(":::", 1)[0]

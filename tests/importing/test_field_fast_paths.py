@@ -26,7 +26,8 @@ from importing.fields import (
 )
 from importing.model import ClientField
 from importing.rows import RowBuilder
-from importing.tabular import client_rows
+from importing.tabular import client_rows, picked_rows
+from importing.xlsx_reader import cell_text
 from resolvers.names import _fold_unicode, fold, search_fields
 
 
@@ -238,7 +239,15 @@ def test_plain_columns_read_as_the_pickers_do() -> None:
     plan = inspect_file(data)
     records = list(_data_rows(data, plan.layout))
     plain = list(client_rows(records, plan, start_after=1, region="US"))
-    # A text converter sends every row the general way, through one picker per field.
-    general = list(client_rows(records, plan, start_after=1, region="US", text=str))
-    assert plain == general
+    assert plain == list(picked_rows(records, plan, 1, "US", None))
     assert len(plain) == 4
+    # Sheet cells: numbers, dates and booleans are converted as the pickers convert them.
+    sheet: list[tuple[int, list[object]]] = [
+        (2, ["Ava", "Lee", "ava@example.org", 2125550100.0, datetime.date(1980, 1, 2), 1.5]),
+        (3, [True, 12.0, "bo@example.org", 2125550100, datetime.datetime(1980, 1, 2, 3), ""]),
+        (4, ["Cy", "Oh", "cy@example.org", "", 29221.0]),
+        (5, ["Di", "Ma"]),
+    ]
+    assert list(client_rows(sheet, plan, start_after=0, region="US", text=cell_text)) == list(
+        picked_rows(sheet, plan, 0, "US", cell_text)
+    )
