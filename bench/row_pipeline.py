@@ -110,7 +110,8 @@ def forget() -> None:
     import of a new file does (a cache still pays for what recurs within the file)."""
     for module in (importing.fields, resolvers.names):
         for value in vars(module).values():
-            if callable(getattr(value, "cache_clear", None)):
+            # A cache of one entry holds a table built once per process, not values.
+            if callable(getattr(value, "cache_clear", None)) and value.cache_info().maxsize != 1:
                 value.cache_clear()
 
 

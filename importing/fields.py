@@ -55,8 +55,15 @@ def clean_text(value: str | None) -> str:
     """Trim, fold inner white space and control characters, and compose to NFC."""
     if value is None:
         return ""
+    text = unicodedata.normalize("NFC", value)
+    if text.isprintable():
+        # No control character, and a plain space is the only white space a printable text
+        # can hold: most cells need neither the translation nor the split.
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
+        return " ".join(text.split())
     # Control characters (a NUL from a damaged file) become spaces: PostgreSQL refuses NUL.
-    return " ".join(unicodedata.normalize("NFC", value).translate(_CONTROLS).split())
+    return " ".join(text.translate(_CONTROLS).split())
 
 
 def normalize_name(value: str | None, *, required: bool = True) -> str | None:

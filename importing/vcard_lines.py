@@ -108,7 +108,8 @@ def cards(  # noqa: C901 - the BEGIN/END nesting state machine reads best in one
                     card, depth = None, 0
                 continue
         elif first in ("K", "X", "k", "x") and card is not None and depth == 1:
-            group = group or _is_group_kind(line)
+            # Only KIND and X-ADDRESSBOOKSERVER-KIND lines can say so (not X-ABLabel...).
+            group = group or (line[:4].upper() in ("KIND", "X-AD") and _is_group_kind(line))
         if card is not None and depth == 1 and line:
             card.append(line)
     if card:

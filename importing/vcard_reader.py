@@ -108,6 +108,8 @@ class _Params:
     omit_year: bool = False
     # Quoted-printable or base64: the value is decoded before it is read.
     encoded: bool = False
+    # A TYPE says mobile (CELL, MOBILE, IPHONE).
+    mobile: bool = False
 
 
 _PLAIN = _Params()
@@ -137,7 +139,10 @@ def _params(text: str) -> _Params:
             omit = True
     if "PREF" in types:
         pref = min(pref, 1)
-    return _Params(frozenset(types), pref, qp, b64, charset, unknown, omit, qp or b64)
+    return _Params(
+        frozenset(types), pref, qp, b64, charset, unknown, omit, qp or b64,
+        not _MOBILE_TYPES.isdisjoint(types),
+    )  # fmt: skip
 
 
 _Head = tuple[str, str, _Params] | None
@@ -233,8 +238,7 @@ def _parse(card: list[str], eight_bit: bool) -> _Card:  # noqa: C901 - one branc
             if number[:4].lower() == "tel:":
                 number = number[4:].split(";", 1)[0]
             if number:
-                mobile = bool(params.types & _MOBILE_TYPES)
-                phones.append((params.pref, len(phones), number, group, mobile))
+                phones.append((params.pref, len(phones), number, group, params.mobile))
         elif name == "X-ABLABEL":
             labels[group] = value
         elif name == "NICKNAME":

@@ -16,8 +16,14 @@ def fold(text: str) -> str:
 @lru_cache(maxsize=65536)
 def _fold_unicode(text: str) -> str:
     # Names repeat a great deal across a client list, so the cache saves most of the work.
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return unicodedata.normalize("NFKD", text).translate(_marks()).casefold()
+
+
+@lru_cache(maxsize=1)
+def _marks() -> dict[int, None]:
+    """Every combining mark (none sits below U+0300), for str.translate to drop: one pass in C
+    instead of a call per character. Built on the first accented name (about 70 ms)."""
+    return {c: None for c in range(0x300, 0x110000) if unicodedata.combining(chr(c))}
 
 
 def display_name(first: str, last: str, preferred: str | None) -> str:
