@@ -34,6 +34,9 @@ _SIMPLE_EMAIL = re.compile(
 )
 # The common North American shapes; an N11 area code (411, 911) goes the slow way.
 _NANP = re.compile(r"\(?((?!\d11)[2-9]\d{2})\)?[\s.\-]?([2-9]\d{2})[\s.\-]?(\d{4})")
+# The same in a whole (stripped) cell, after "+1" or "1": what removing those, then the white
+# space after them, leaves for _NANP.
+_NANP_CELL = re.compile(r"(?:\+?1)?\s*" + _NANP.pattern)
 # An extension after such a number ("ext. 12", "x12"): phonenumbers keeps it out of E.164.
 _EXTENSION = re.compile(r" *(?:ext\.?|extension|x) *[0-9]{1,6}", re.IGNORECASE)
 # Addresses split_email would cut at the one "@" as written: no quotes, brackets or escapes.
@@ -180,15 +183,16 @@ def normalize_phone(value: str | None, *, region: str = "US") -> str | None:
     text = (value or "").strip()
     if not text:
         return None
-    if region == "US" and (not text.startswith("+") or text.startswith("+1")):
+    if region == "US":
         # Fast path for the common North American shapes, with or without an extension
         # ("ext. 12", which E.164 leaves out); the same answer as the slow path.
-        national = text.removeprefix("+").removeprefix("1").strip()
-        match = _NANP.fullmatch(national)
-        if match is None and (extension := _EXTENSION.search(national)):
-            match = _NANP.fullmatch(national, 0, extension.start())
-            if match is not None and extension.end() != len(national):
-                match = None
+        match = _NANP_CELL.fullmatch(text)
+        if match is None and (not text.startswith("+") or text.startswith("+1")):
+            national = text.removeprefix("+").removeprefix("1").strip()
+            if extension := _EXTENSION.search(national):
+                match = _NANP.fullmatch(national, 0, extension.start())
+                if match is not None and extension.end() != len(national):
+                    match = None
         if match:
             return "+1" + "".join(match.groups())
     return _parsed_phone(text, region)

@@ -32,8 +32,15 @@ def display_name(first: str, last: str, preferred: str | None) -> str:
 
 
 def search_fields(first: str, last: str, preferred: str | None, email: str) -> dict[str, str]:
-    first_f, last_f = fold(first), fold(last)
-    sort_name = f"{last_f} {first_f}"[:256]
-    parts = [first_f, last_f, fold(preferred) if preferred else "", fold(email)]
-    text = " ".join(p for p in parts if p)[:512]
-    return {"search_text": text, "sort_name": sort_name}
+    first_f, last_f, email_f = fold(first), fold(last), fold(email)
+    preferred_f = fold(preferred) if preferred else ""
+    if first_f and last_f and email_f:
+        # Every client has these three (one call per imported row: no generator, no list).
+        text = (
+            f"{first_f} {last_f} {preferred_f} {email_f}"
+            if preferred_f
+            else f"{first_f} {last_f} {email_f}"
+        )
+    else:
+        text = " ".join(p for p in (first_f, last_f, preferred_f, email_f) if p)
+    return {"search_text": text[:512], "sort_name": f"{last_f} {first_f}"[:256]}

@@ -117,7 +117,8 @@ def test_email_matches_email_validator_on_any_text(local: str, domain: str) -> N
 
 
 NANP = ["(212) 555-0100", "212-555-0100", "212.555.0100", "2125550100", "+1 212 555 0100",
-        "1 (212) 555-0100", "(911) 555-0100", "(212) 155-0100", "(123) 555-0100", "+1 911 555 0100"]  # fmt: skip
+        "1 (212) 555-0100", "(911) 555-0100", "(212) 155-0100", "(123) 555-0100", "+1 911 555 0100",
+        "+ 1 212 555 0100", "11 212 555 0100", "+2125550100"]  # fmt: skip
 EXTENSIONS = [
     "", " ext. 12", " ext 12", " ext.12", "ext.12", " x12", "x12", " X 12", " Ext. 123456",
     " EXT 1", " extension 12", " x1234567", " ext. 1234567890", " #12", ",12", ";ext=12",
@@ -191,6 +192,9 @@ def test_search_fields_as_before() -> None:
         ("Zoë", "Müller", "Zo", "zoë@bücher.de"),
         ("x" * 300, "y" * 300, "z" * 300, "e@x.org"),
         ("Ava", "Lee", "", "ava@example.org"),
+        ("", "Lee", "Al", "ava@example.org"),
+        ("Ava", "", None, ""),
+        ("", "", "", ""),
     ]:
         assert search_fields(*args) == reference(*args)
 
