@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
+import email_validator
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator.syntax import (
+    LocalPartValidationResult,
+    validate_email_domain_name,
+    validate_email_length,
+    validate_email_local_part,
+)
+from email_validator.types import ValidatedEmail
 
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
@@ -25,6 +34,15 @@ _SIMPLE_EMAIL = re.compile(
 )
 # The common North American shapes; an N11 area code (411, 911) goes the slow way.
 _NANP = re.compile(r"\(?((?!\d11)[2-9]\d{2})\)?[\s.\-]?([2-9]\d{2})[\s.\-]?(\d{4})")
+# The same in a whole (stripped) cell, after "+1" or "1": what removing those, then the white
+# space after them, leaves for _NANP.
+_NANP_CELL = re.compile(r"(?:\+?1)?\s*" + _NANP.pattern)
+# An extension after such a number ("ext. 12", "x12"): phonenumbers keeps it out of E.164.
+_EXTENSION = re.compile(r" *(?:ext\.?|extension|x) *[0-9]{1,6}", re.IGNORECASE)
+# Addresses split_email would cut at the one "@" as written: no quotes, brackets or escapes.
+_NOT_PLAIN = frozenset('"<\\[')
+# Distinct values kept by the caches below: domains and phones recur across a client list.
+_CACHED = 8192
 
 
 _IMPOSSIBLE = "is not a phone number that can exist (check the area code and number)"
@@ -40,8 +58,15 @@ def clean_text(value: str | None) -> str:
     """Trim, fold inner white space and control characters, and compose to NFC."""
     if value is None:
         return ""
+    text = unicodedata.normalize("NFC", value)
+    if text.isprintable():
+        # No control character, and a plain space is the only white space a printable text
+        # can hold: most cells need neither the translation nor the split.
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
+        return " ".join(text.split())
     # Control characters (a NUL from a damaged file) become spaces: PostgreSQL refuses NUL.
-    return " ".join(unicodedata.normalize("NFC", value).translate(_CONTROLS).split())
+    return " ".join(text.translate(_CONTROLS).split())
 
 
 def normalize_name(value: str | None, *, required: bool = True) -> str | None:
@@ -76,16 +101,71 @@ def normalize_email(value: str | None) -> str:
     if ".." not in lowered and _SIMPLE_EMAIL.fullmatch(lowered):
         return lowered
     _refuse_reserved(lowered.rpartition("@")[2].rstrip("."))
+    normalized, ascii_domain = _validated(text)
+    if "." not in ascii_domain:
+        raise FieldInvalid("is not a valid e-mail address")
+    _refuse_reserved(ascii_domain)
+    return unicodedata.normalize("NFC", normalized.lower())
+
+
+def _validated(text: str) -> tuple[str, str]:
+    """(normalized address, ASCII domain) exactly as email-validator's validate_email (no DNS,
+    test_environment) gives them, or FieldInvalid. A plain address, one "@" and no quoting, is
+    checked in its two halves as validate_email does, with the domain's answer cached: the IDNA
+    checks of a domain cost ten times the rest, and the same domains recur down a list."""
+    local, _, domain = text.partition("@")
+    if (
+        not domain
+        or "@" in domain
+        or unicodedata.combining(domain[0])
+        or not _NOT_PLAIN.isdisjoint(text)
+    ):
+        try:
+            result = validate_email(text, check_deliverability=False, test_environment=True)
+        except EmailNotValidError:
+            raise FieldInvalid("is not a valid e-mail address") from None
+        return result.normalized, result.ascii_domain
+    names = _domain_names(domain)
+    if names is None:
+        raise FieldInvalid("is not a valid e-mail address")
     try:
-        # test_environment only lets .test through, which the rule above accepts too; the
-        # reserved endings are checked here, before and after IDNA mapping, by one rule.
-        result = validate_email(text, check_deliverability=False, test_environment=True)
+        info = _local_part(local)
+        if (nfc := unicodedata.normalize("NFC", local)) != local:
+            info = _local_part(nfc)
+        found = ValidatedEmail()
+        found.original, found.display_name, found.smtputf8 = text, None, info["smtputf8"]
+        found.local_part, found.ascii_local_part = info["local_part"], info["ascii_local_part"]
+        found.domain, found.ascii_domain = names
+        found.normalized = found.local_part + "@" + found.domain
+        found.ascii_email = (
+            found.ascii_local_part + "@" + found.ascii_domain if found.ascii_local_part else None
+        )
+        validate_email_length(found)
     except EmailNotValidError:
         raise FieldInvalid("is not a valid e-mail address") from None
-    if "." not in result.ascii_domain:
-        raise FieldInvalid("is not a valid e-mail address")
-    _refuse_reserved(result.ascii_domain)
-    return unicodedata.normalize("NFC", result.normalized.lower())
+    return found.normalized, found.ascii_domain
+
+
+def _local_part(local: str) -> LocalPartValidationResult:
+    return validate_email_local_part(
+        local,
+        allow_smtputf8=email_validator.ALLOW_SMTPUTF8,
+        allow_empty_local=email_validator.ALLOW_EMPTY_LOCAL,
+        quoted_local_part=False,
+        strict=email_validator.STRICT,
+    )
+
+
+@lru_cache(maxsize=_CACHED)
+def _domain_names(domain: str) -> tuple[str, str] | None:
+    """(domain, ASCII domain) of a domain email-validator accepts, None when it refuses it."""
+    try:
+        info = validate_email_domain_name(
+            domain, test_environment=True, globally_deliverable=email_validator.GLOBALLY_DELIVERABLE
+        )
+    except EmailNotValidError:
+        return None
+    return info["domain"], info["ascii_domain"]
 
 
 def _refuse_reserved(domain: str) -> None:
@@ -103,11 +183,24 @@ def normalize_phone(value: str | None, *, region: str = "US") -> str | None:
     text = (value or "").strip()
     if not text:
         return None
-    if region == "US" and (not text.startswith("+") or text.startswith("+1")):
-        # Fast path for the common North American shapes; the same answer as the slow path.
-        match = _NANP.fullmatch(text.removeprefix("+").removeprefix("1").strip())
+    if region == "US":
+        # Fast path for the common North American shapes, with or without an extension
+        # ("ext. 12", which E.164 leaves out); the same answer as the slow path.
+        match = _NANP_CELL.fullmatch(text)
+        if match is None and (not text.startswith("+") or text.startswith("+1")):
+            national = text.removeprefix("+").removeprefix("1").strip()
+            if extension := _EXTENSION.search(national):
+                match = _NANP.fullmatch(national, 0, extension.start())
+                if match is not None and extension.end() != len(national):
+                    match = None
         if match:
             return "+1" + "".join(match.groups())
+    return _parsed_phone(text, region)
+
+
+@lru_cache(maxsize=_CACHED)
+def _parsed_phone(text: str, region: str) -> str:
+    """The phonenumbers path, cached by the cell's text: a shared line recurs down a list."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -6,8 +6,12 @@ import datetime
 import re
 
 from importing.fields import (
+    _SIMPLE_EMAIL,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
     FieldInvalid,
     address_in_cell,
+    clean_text,
     normalize_email,
     normalize_name,
     normalize_phone,
@@ -27,6 +31,11 @@ _US = re.compile(r"(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{4}|\d{2})(?: .*)?")
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof"})
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v", "md", "phd"})
 _ZERO_DATE = "0/-. "
+# Entries in each per-file cache of a RowBuilder (cleared when full): names and birth dates
+# recur down a client list, so most rows find theirs already cleaned or parsed.
+_KEPT = 50_000
+_BAD = object()
+_BLANK_DATE = object()
 
 
 def split_full_name(text: str) -> tuple[str, str]:
@@ -83,6 +92,24 @@ def _parse_text_date(text: str, today: datetime.date) -> datetime.date:
     raise ValueError("not a date")
 
 
+def _email_or_none(cell: str) -> str | None:
+    """normalize_email of the cell as build_checked reads it, None where that finds an error."""
+    text = cell.strip()
+    if text.isascii() and "<" not in text and ":" not in text:
+        # ASCII is its own NFC form: normalize_email's first steps, without a call.
+        lowered = text.lower()
+        if len(lowered) <= MAX_EMAIL_LENGTH and ".." not in lowered:
+            if _SIMPLE_EMAIL.fullmatch(lowered):
+                return lowered
+        cell = text
+    elif "<" in cell or ":" in cell:
+        cell = address_in_cell(cell)
+    try:
+        return normalize_email(cell)
+    except FieldInvalid:
+        return None
+
+
 class RowBuilder:
     """Validates rows for one file; columns name the header each field was read from."""
 
@@ -96,8 +123,80 @@ class RowBuilder:
         self.dob_column = columns.get(F.DATE_OF_BIRTH)
         self.region = region
         self.today = datetime.date.today()
+        self._names: dict[str, str | None] = {}
+        self._dates: dict[str, object] = {}
 
-    def build(  # noqa: C901 - one flat pass over a row's fields, each a guarded branch
+    def build(
+        self,
+        row: int,
+        first: str,
+        last: str,
+        email: str,
+        phone: str = "",
+        preferred: str = "",
+        dob: object = None,
+        full: str = "",
+    ) -> ClientRow | RowError:
+        """build_checked's answer: rows with no error take a shorter way, with cached names
+        and dates; any row with an error (or a full name to split) goes build_checked's way."""
+        names = self._names
+        first_name = names.get(first) or self._name_of(first)
+        last_name = names.get(last) or self._name_of(last)
+        # Both halves present: the full name is not read (build_checked reads it only then).
+        address = None if first_name is None or last_name is None else _email_or_none(email)
+        if address is None:
+            return self.build_checked(row, first, last, email, phone, preferred, dob, full)
+        client = ClientRow(row, first_name, last_name, address)  # type: ignore[arg-type]
+        if phone:
+            try:
+                client.mobile_phone = normalize_phone(phone, region=self.region)
+            except FieldInvalid as exc:
+                client.warnings.append(self._phone_warning(row, exc))
+        if preferred:
+            preferred_name = names.get(preferred) or self._name_of(preferred)
+            if preferred_name is not None:
+                client.preferred_name = preferred_name
+            else:
+                self._preferred(client, row, preferred)
+        if type(dob) is str:
+            if dob:
+                found = self._dates.get(dob) or self._date_of(dob)
+                if found is _BAD:
+                    client.warnings.append(self._date_warning(row))
+                elif found is not _BLANK_DATE:
+                    client.date_of_birth = found  # type: ignore[assignment]
+        elif dob is not None:
+            self._date(client, row, dob)
+        return client
+
+    def _name_of(self, value: str) -> str | None:
+        """The cleaned name, None when blank or too long (the checked way then says which)."""
+        name = clean_text(value)
+        found = name if name and len(name) <= MAX_NAME_LENGTH else None
+        if len(self._names) >= _KEPT:
+            self._names.clear()
+        self._names[value] = found
+        return found
+
+    def _date_of(self, value: str) -> object:
+        """The date in a text cell, _BLANK_DATE when it stands for no date, _BAD when unreadable."""
+        text = value.strip()
+        found: object
+        if (
+            text.startswith(("--", "0")) and (text[0] == "-" or not text.strip(_ZERO_DATE))
+        ) or not text:
+            found = _BLANK_DATE
+        else:
+            try:
+                found = parse_date(text, self.today)
+            except ValueError:
+                found = _BAD
+        if len(self._dates) >= _KEPT:
+            self._dates.clear()
+        self._dates[value] = found
+        return found
+
+    def build_checked(
         self,
         row: int,
         first: str,
@@ -135,25 +234,24 @@ class RowBuilder:
             try:
                 client.mobile_phone = normalize_phone(phone, region=self.region)
             except FieldInvalid as exc:
-                client.warnings.append(
-                    self._issue(
-                        row,
-                        self.phone_column,
-                        INVALID_PHONE,
-                        f"Mobile Phone {exc}; the client is imported without it",
-                        "WARNING",
-                    )
-                )
+                client.warnings.append(self._phone_warning(row, exc))
         if preferred:
-            try:
-                client.preferred_name = normalize_name(preferred, required=False)
-            except FieldInvalid as exc:
-                client.warnings.append(
-                    self._issue(
-                        row, self.preferred_column, INVALID_NAME,
-                        f"Preferred Name {exc}; it was left out", "WARNING",
-                    )
-                )  # fmt: skip
+            self._preferred(client, row, preferred)
+        self._date(client, row, dob)
+        return client
+
+    def _preferred(self, client: ClientRow, row: int, preferred: str) -> None:
+        try:
+            client.preferred_name = normalize_name(preferred, required=False)
+        except FieldInvalid as exc:
+            client.warnings.append(
+                self._issue(
+                    row, self.preferred_column, INVALID_NAME,
+                    f"Preferred Name {exc}; it was left out", "WARNING",
+                )
+            )  # fmt: skip
+
+    def _date(self, client: ClientRow, row: int, dob: object) -> None:
         # A birthday without a year ("--04-07", Google and vCard 4) is not a date of birth.
         if isinstance(dob, str):
             dob = dob.strip()
@@ -164,17 +262,26 @@ class RowBuilder:
             try:
                 client.date_of_birth = parse_date(dob, self.today)
             except ValueError:
-                client.warnings.append(
-                    self._issue(
-                        row,
-                        self.dob_column,
-                        INVALID_DATE,
-                        "Date of Birth is not a date we can read (use YYYY-MM-DD or MM/DD/YYYY); "
-                        "it was left out",
-                        "WARNING",
-                    )
-                )
-        return client
+                client.warnings.append(self._date_warning(row))
+
+    def _phone_warning(self, row: int, exc: FieldInvalid) -> RowIssue:
+        return self._issue(
+            row,
+            self.phone_column,
+            INVALID_PHONE,
+            f"Mobile Phone {exc}; the client is imported without it",
+            "WARNING",
+        )
+
+    def _date_warning(self, row: int) -> RowIssue:
+        return self._issue(
+            row,
+            self.dob_column,
+            INVALID_DATE,
+            "Date of Birth is not a date we can read (use YYYY-MM-DD or MM/DD/YYYY); "
+            "it was left out",
+            "WARNING",
+        )
 
     def _name(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from itertools import chain
 
 _CHUNK = 1 << 20
 _GROUP_KINDS = ("KIND", "X-ADDRESSBOOKSERVER-KIND")
@@ -16,6 +17,12 @@ _GROUPED_STRUCTURE = re.compile(r"[A-Za-z0-9-]{1,64}\.(?=(?:BEGIN|END):)", re.IG
 def logical_lines(data: bytes, encoding: str) -> Iterator[str]:
     """Unfolded lines: a line starting with a space or tab continues the one before, and in a
     quoted-printable value a trailing "=" is a soft break before the next line."""
+    for lines in logical_chunks(data, encoding):
+        yield from lines
+
+
+def logical_chunks(data: bytes, encoding: str) -> Iterator[list[str]]:
+    """logical_lines a chunk of the file at a time (a list per chunk, fewer generator steps)."""
     # Universal newlines turn CRLF and CR into LF; reading in large chunks keeps memory flat
     # and is several times faster than iterating the stream line by line.
     stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace", newline=None)
@@ -24,9 +31,14 @@ def logical_lines(data: bytes, encoding: str) -> Iterator[str]:
     rest = ""
     while True:
         chunk = stream.read(_CHUNK)
-        lines = (rest + chunk).split("\n")
+        text = rest + chunk
+        lines = text.split("\n")
         rest = lines.pop() if chunk else ""
-        for line in lines:
+        out: list[str] = []
+        # A chunk with no folded line and no soft break (most files) needs no look at each
+        # line past its first, which may continue the last line of the chunk before.
+        plain = len(lines) > 1 and "\n " not in text and "\n\t" not in text and "=\n" not in text
+        for line in lines[:1] if plain else lines:
             if current is not None:
                 if soft:
                     current = current[:-1] + line
@@ -35,13 +47,22 @@ def logical_lines(data: bytes, encoding: str) -> Iterator[str]:
                 if line and (line[0] == " " or line[0] == "\t"):
                     current += line[1:]
                     continue
-                yield current
+                out.append(current)
             current = line
             soft = line.endswith("=") and _is_quoted_printable(line)
+        if plain:
+            # Neither the first line (followed by a newline, so no "=" at its end) nor any
+            # other line continues or is continued: each stands alone.
+            if current is not None:
+                out.append(current)
+            out.extend(lines[1:-1])
+            current, soft = lines[-1], False
+        if out:
+            yield out
         if not chunk:
             break
     if current is not None:
-        yield current
+        yield [current]
 
 
 def _is_quoted_printable(line: str) -> bool:
@@ -60,7 +81,7 @@ def cards(  # noqa: C901 - the BEGIN/END nesting state machine reads best in one
     # Set once a grouped BEGIN is seen: only then are lines inside a card looked at for a
     # grouped END, which keeps the common file on its fast path.
     grouped = False
-    for line in logical_lines(data, encoding):
+    for line in chain.from_iterable(logical_chunks(data, encoding)):
         first = line[:1]
         if first in (" ", "\t", "\ufeff"):
             # Stray blanks or a byte-order mark before BEGIN:VCARD.
@@ -87,7 +108,8 @@ def cards(  # noqa: C901 - the BEGIN/END nesting state machine reads best in one
                     card, depth = None, 0
                 continue
         elif first in ("K", "X", "k", "x") and card is not None and depth == 1:
-            group = group or _is_group_kind(line)
+            # Only KIND and X-ADDRESSBOOKSERVER-KIND lines can say so (not X-ABLabel...).
+            group = group or (line[:4].upper() in ("KIND", "X-AD") and _is_group_kind(line))
         if card is not None and depth == 1 and line:
             card.append(line)
     if card:

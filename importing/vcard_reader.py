@@ -106,6 +106,10 @@ class _Params:
     charset: str = ""
     unknown_charset: bool = False
     omit_year: bool = False
+    # Quoted-printable or base64: the value is decoded before it is read.
+    encoded: bool = False
+    # A TYPE says mobile (CELL, MOBILE, IPHONE).
+    mobile: bool = False
 
 
 _PLAIN = _Params()
@@ -135,7 +139,10 @@ def _params(text: str) -> _Params:
             omit = True
     if "PREF" in types:
         pref = min(pref, 1)
-    return _Params(frozenset(types), pref, qp, b64, charset, unknown, omit)
+    return _Params(
+        frozenset(types), pref, qp, b64, charset, unknown, omit, qp or b64,
+        not _MOBILE_TYPES.isdisjoint(types),
+    )  # fmt: skip
 
 
 _Head = tuple[str, str, _Params] | None
@@ -194,16 +201,18 @@ def _parse(card: list[str], eight_bit: bool) -> _Card:  # noqa: C901 - one branc
     emails: list[tuple[int, int, str]] = []
     phones: list[tuple[int, int, str, str, bool]] = []
     labels: dict[str, str] = {}
+    heads = _HEADS
     for line in card:
         colon = line.find(":")
         if colon <= 0:
             continue
-        head = _read_head(line[:colon])
+        key = line[:colon]
+        head = heads[key] if key in heads else _read_head(key)
         if head is None:
             continue
         name, group, params = head
         value = line[colon + 1 :]
-        if params.quoted_printable or params.base64:
+        if params.encoded:
             value = decode(value, params.quoted_printable, params.charset, eight_bit)
             if params.unknown_charset and not value.isascii():
                 found.unknown_charset = found.unknown_charset or name
@@ -229,8 +238,7 @@ def _parse(card: list[str], eight_bit: bool) -> _Card:  # noqa: C901 - one branc
             if number[:4].lower() == "tel:":
                 number = number[4:].split(";", 1)[0]
             if number:
-                mobile = bool(params.types & _MOBILE_TYPES)
-                phones.append((params.pref, len(phones), number, group, mobile))
+                phones.append((params.pref, len(phones), number, group, params.mobile))
         elif name == "X-ABLABEL":
             labels[group] = value
         elif name == "NICKNAME":
