@@ -84,11 +84,19 @@ async def insert_rows(
 async def select_in(
     conn: BaseDBAsyncClient, sql: str, values: Sequence[Any], *before: Any
 ) -> list[dict[str, Any]]:
-    """Run `sql` whose `{marks}` is an IN list of `values`, after `before` positional params."""
+    """Run `sql` whose `IN ({marks})` is a list of `values`, after `before` positional params.
+
+    On PostgreSQL the list is one array parameter (`= ANY($n)`): one statement text whatever
+    the batch's size, so asyncpg prepares it once instead of once per distinct length.
+    """
     if not values:
         return []
-    marks = ", ".join(placeholders(conn, len(values), start=len(before) + 1))
-    _, rows = await conn.execute_query(sql.format(marks=marks), [*before, *values])
+    if is_postgres(conn):
+        query = sql.replace("IN ({marks})", f"= ANY(${len(before) + 1})")
+        _, rows = await conn.execute_query(query, [*before, list(values)])
+    else:
+        marks = ", ".join(placeholders(conn, len(values), start=len(before) + 1))
+        _, rows = await conn.execute_query(sql.format(marks=marks), [*before, *values])
     return [dict(row) for row in rows]
 
 
