@@ -36,7 +36,7 @@ class Client(Model):
     preferred_name = fields.CharField(max_length=100, null=True)
     # lower-cased, accent-free names and e-mail: what search and name ordering use
     search_text = fields.CharField(max_length=512, default="")
-    sort_name = fields.CharField(max_length=256, default="", db_index=True)
+    sort_name = fields.CharField(max_length=256, default="")
     mobile_phone = fields.CharField(max_length=20, null=True)
     date_of_birth = fields.DateField(null=True)
     insurance_carrier = fields.CharField(max_length=200, null=True)

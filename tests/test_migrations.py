@@ -318,3 +318,48 @@ async def test_client_rows_become_consent_based_entries(old_database: str) -> No
     payloads = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in outbox]
     queued = {p["record_id"] for p in payloads if "record_id" in p}
     assert queued == {str(u1), str(u2), str(s1)}
+
+
+async def _index_names(db: _Raw, table: str) -> set[str]:
+    if db.postgres:
+        rows = await db.rows("SELECT indexname FROM pg_indexes WHERE tablename = ?", table)
+    else:
+        rows = await db.rows("SELECT name FROM sqlite_master WHERE tbl_name = ?", table)
+    return {str(r[0]) for r in rows}
+
+
+async def test_the_client_sort_index_goes_without_rebuilding_clients(old_database: str) -> None:
+    url = old_database
+    _migrate(url, "models.0008_provider_list_order")
+    async with _Raw(url) as db:
+        user_id, client_id = await _person(db, "kept@example.org", password=True, verified=True)
+        before = await _index_names(db, "clients")
+        table = (
+            []
+            if db.postgres
+            else await db.rows("SELECT rootpage, sql FROM sqlite_master WHERE name = 'clients'")
+        )
+    assert "idx_clients_sort_na_d71fba" in before
+    _migrate(url)
+    async with _Raw(url) as db:
+        after = await _index_names(db, "clients")
+        rows = await db.rows("SELECT id, user_id, sort_name FROM clients")
+        if not db.postgres:  # the same table, not a copy (a rebuilt one has a new root page)
+            assert table == await db.rows(
+                "SELECT rootpage, sql FROM sqlite_master WHERE name = 'clients'"
+            )
+    assert after == before - {"idx_clients_sort_na_d71fba"}
+    assert [(str(r[0]), str(r[1]), r[2]) for r in rows] == [
+        (str(client_id), str(user_id), "known una")
+    ]
+    async with _Raw(url) as db:  # an account still has at most one profile
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+            await db.run(
+                "INSERT INTO clients (id, user_id, legal_first_name, legal_last_name,"
+                " search_text, sort_name, reminders_sent, created_at, updated_at)"
+                " VALUES (?, ?, 'Two', 'Profiles', '', '', 0, ?, ?)",
+                uuid.uuid4(),
+                user_id,
+                T0,
+                T0,
+            )

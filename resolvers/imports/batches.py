@@ -11,7 +11,15 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from importing.model import ClientRow, RowError, RowIssue
 from models import Client, ClientImport, ClientImportIssue, OutboxMessage, ProviderClient
 from resolvers.effects import EmailKind
-from resolvers.imports.bulk_sql import insert_rows, new_ids, placeholders, select_in
+from resolvers.imports.bulk_sql import (
+    db_date,
+    db_timestamp,
+    insert_rows,
+    is_postgres,
+    new_ids,
+    placeholders,
+    select_in,
+)
 from resolvers.names import search_fields
 
 
@@ -57,6 +65,7 @@ class BatchWriter:
         self.issues: list[RowIssue] = []
         self.now = datetime.now(UTC)
         self.provider_id = str(job.provider_id)
+        self.job_id = str(job.id)
 
     async def apply(self, items: list[ClientRow | RowError]) -> BatchResult:
         rows: list[ClientRow] = []
@@ -100,26 +109,51 @@ class BatchWriter:
             return
         job = self.job
         on_list = await self._on_list([row.email for row in rows])
-        ids = iter(new_ids(3 * len(rows)))
-        now, job_id, provider_id = self.now, str(job.id), self.provider_id
-        invited_at = now if job.send_invitations else None
-        new_clients: list[list[object]] = []
-        new_links: list[list[object]] = []
-        invitations: list[list[object]] = []
+        fresh: list[ClientRow] = []
         for row in rows:
-            if row.email in on_list:
-                if on_list[row.email] == job_id:  # a replayed row of this very import
-                    self.result.duplicates += 1
-                    self.issues.append(_duplicate(row, None))
-                else:
-                    self.result.already_in_list += 1
-                continue
-            client_id, link_id = next(ids), next(ids)
-            values = self._client_values(client_id, row)
-            new_clients.append(values)
-            sort_name = values[CLIENT_COLUMNS.index("sort_name")]
+            if row.email not in on_list:
+                fresh.append(row)
+            elif on_list[row.email] == self.job_id:  # a replayed row of this very import
+                self.result.duplicates += 1
+                self.issues.append(_duplicate(row, None))
+            else:
+                self.result.already_in_list += 1
+        self.result.created += len(fresh)
+        if job.dry_run or not fresh:
+            return
+        count = len(fresh)
+        # one id per client and per list entry (and per invitation), made together
+        ids = new_ids((3 if job.send_invitations else 2) * count)
+        client_ids, link_ids = ids[:count], ids[count : 2 * count]
+        # the batch's one timestamp, in the driver's form once for every row
+        now = db_timestamp(self.conn, self.now)
+        postgres = is_postgres(self.conn)
+        new_clients: list[tuple[object, ...]] = []
+        new_links: list[tuple[object, ...]] = []
+        job_id, provider_id = self.job_id, self.provider_id
+        invited_at = now if job.send_invitations else None
+        for client_id, link_id, row in zip(client_ids, link_ids, fresh, strict=True):
+            derived = search_fields(row.first_name, row.last_name, row.preferred_name, row.email)
+            sort_name = derived["sort_name"]
+            # the entry's own profile (no account): what the file says, nothing looked up
+            new_clients.append(
+                (
+                    client_id,
+                    None,
+                    row.first_name,
+                    row.last_name,
+                    row.preferred_name,
+                    derived["search_text"],
+                    sort_name,
+                    row.mobile_phone,
+                    db_date(postgres, row.date_of_birth),
+                    0,
+                    now,
+                    now,
+                )
+            )
             new_links.append(
-                [
+                (
                     link_id,
                     provider_id,
                     client_id,
@@ -129,69 +163,31 @@ class BatchWriter:
                     job_id,
                     invited_at,
                     sort_name,
-                ]
-            )
-            self.result.created += 1
-            self.result.client_ids.append(client_id)
-            if job.send_invitations:
-                outbox_id = next(ids)
-                self.result.outbox_ids.append(outbox_id)
-                payload = f'{{"record_id": "{link_id}"}}'
-                invitations.append(
-                    [
-                        outbox_id,
-                        EmailKind.INVITATION.value,
-                        payload,
-                        link_id,
-                        "PENDING",
-                        0,
-                        now,
-                        now,
-                        job_id,
-                    ]
                 )
-        if job.dry_run:
-            self.result.outbox_ids.clear()
-            self.result.client_ids.clear()
-            return
+            )
+        self.result.client_ids = client_ids
         conn = self.conn
         await insert_rows(conn, Client, CLIENT_COLUMNS, new_clients, ready=True)
         await insert_rows(conn, ProviderClient, LINK_COLUMNS, new_links, ready=True)
-        await insert_rows(
-            conn,
-            OutboxMessage,
-            [
-                "id",
-                "kind",
-                "payload",
-                "subject_id",
-                "status",
-                "attempts",
-                "created_at",
-                "available_at",
-                "import_id",
-            ],
-            invitations,
-            ready=True,
-        )
-
-    def _client_values(self, client_id: str, row: ClientRow) -> list[object]:
-        """The entry's own profile (no account): what the file says, nothing looked up."""
-        derived = search_fields(row.first_name, row.last_name, row.preferred_name, row.email)
-        return [
-            client_id,
-            None,
-            row.first_name,
-            row.last_name,
-            row.preferred_name,
-            derived["search_text"],
-            derived["sort_name"],
-            row.mobile_phone,
-            row.date_of_birth,
-            0,
-            self.now,
-            self.now,
-        ]
+        if job.send_invitations:
+            outbox_ids = ids[2 * count :]
+            self.result.outbox_ids = outbox_ids
+            kind = EmailKind.INVITATION.value
+            invitations = [
+                (
+                    outbox_id,
+                    kind,
+                    f'{{"record_id": "{link_id}"}}',
+                    link_id,
+                    "PENDING",
+                    0,
+                    now,
+                    now,
+                    job_id,
+                )
+                for outbox_id, link_id in zip(outbox_ids, link_ids, strict=True)
+            ]
+            await insert_rows(conn, OutboxMessage, OUTBOX_COLUMNS, invitations, ready=True)
 
     async def _write_issues(self) -> None:
         await insert_rows(
@@ -199,7 +195,7 @@ class BatchWriter:
             ClientImportIssue,
             ["client_import_id", "row", "column", "code", "message", "severity"],
             [
-                [str(self.job.id), i.row, i.column, i.code, i.message[:500], i.severity]
+                [self.job_id, i.row, i.column, i.code, i.message[:500], i.severity]
                 for i in self.issues
             ],
             ready=True,
@@ -222,6 +218,18 @@ LINK_COLUMNS = [
     "source_import_id",
     "invitation_queued_at",
     "sort_name",
+]
+
+OUTBOX_COLUMNS = [
+    "id",
+    "kind",
+    "payload",
+    "subject_id",
+    "status",
+    "attempts",
+    "created_at",
+    "available_at",
+    "import_id",
 ]
 
 CLIENT_COLUMNS = [
