@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
-from strawberry.types.nodes import SelectedField, Selection
+from graphql import FieldNode
 
 from resolvers import client_edits, client_list, clients, names
 from resolvers.client_input import ClientChanges, InsuranceData, NewClient
@@ -448,22 +447,23 @@ async def own_client(info: Info) -> ClientType | None:
 
 
 def _selects_onboarding(info: Info) -> bool:
-    """Whether a page's nodes select `onboarding` (read then with the page, not per item)."""
-    return any(
-        node.name == "onboarding"
-        for field in info.selected_fields
-        for edges in field.selections
-        if isinstance(edges, SelectedField) and edges.name == "edges"
-        for edge in edges.selections
-        if isinstance(edge, SelectedField) and edge.name == "node"
-        for node in edge.selections
-        if isinstance(node, SelectedField)
-    ) or _has_fragments(info.selected_fields)
+    """Whether a page's nodes select `onboarding` (read then with the page, not per item).
 
-
-def _has_fragments(selections: Sequence[Selection]) -> bool:
-    """A fragment anywhere: read the forms with the page rather than work out what it selects."""
-    return any(not isinstance(s, SelectedField) or _has_fragments(s.selections) for s in selections)
+    Read from the document itself (strawberry's selected_fields converts every selection);
+    a fragment anywhere counts as yes rather than working out what it selects.
+    """
+    path = ("edges", "node", "onboarding")
+    level: list[Any] = list(info._raw_info.field_nodes)
+    for name in path:
+        below: list[Any] = []
+        for node in level:
+            for selection in node.selection_set.selections if node.selection_set else ():
+                if not isinstance(selection, FieldNode):
+                    return True
+                if selection.name.value == name:
+                    below.append(selection)
+        level = below
+    return bool(level)
 
 
 @strawberry.type
