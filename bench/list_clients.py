@@ -47,7 +47,7 @@ async def seed(settings: Settings) -> tuple[str, str]:
 
     from models import Client, ProviderClient, User
     from resolvers.accounts.authentication import ProviderSignUp, sign_up_provider
-    from resolvers.imports.bulk_sql import insert_rows
+    from resolvers.bulk_sql import insert_rows
     from resolvers.names import search_fields
     from tests.support import PASSWORD  # one password policy for tests and bench
 

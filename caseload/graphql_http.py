@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -164,6 +165,10 @@ class GraphQLOverHTTP:
             )
         await response(scope, receive, send)
 
+    def encode_json(self, data: object) -> str:
+        # text, not bytes: strawberry sends bytes over WebSocket as binary frames
+        return orjson.dumps(data).decode()
+
     def should_render_graphql_ide(self, request: Any) -> bool:
         params = request.query_params
         return (
@@ -193,7 +198,7 @@ class GraphQLOverHTTP:
             if response_data.get("data") is None and codes & REQUEST_ERROR_CODES:
                 # a request error: no execution happened, so no `data` entry and a 4xx
                 response_data.pop("data", None)
-                response.body = self.encode_json(response_data).encode()  # type: ignore[attr-defined]
+                response.body = self.encode_json(response_data).encode()
                 response.headers["content-length"] = str(len(response.body))
                 response.status_code = 400
         return response

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from graphql import FieldNode
 
 from resolvers import names
 from resolvers.clients import adding as clients
@@ -15,6 +16,7 @@ from resolvers.clients.adding import AddedClient
 from resolvers.clients.checks import ClientChanges, InsuranceData, NewClient
 from resolvers.clients.views import ClientView, invitation_of, onboarding_of
 from resolvers.errors import DomainError
+from resolvers.onboarding.steps import OnboardingState
 from resolvers.policies import edit_permission
 from schema.context import Info
 from schema.enum_docs import describe_enum
@@ -140,6 +142,32 @@ class Invitation:
     )
 
 
+def _onboarding(state: OnboardingState) -> Onboarding:
+    return Onboarding(
+        email_verified=state.email_verified,
+        insurance_added=state.insurance_added,
+        billing_added=state.billing_added,
+        forms_acknowledged=state.forms_acknowledged,
+        missing_steps=[OnboardingStep(s) for s in state.missing_steps],
+        complete=state.complete,
+        invited_at=state.invited_at,
+    )
+
+
+def _onboarding_field(root: ClientType, info: Info) -> Onboarding:
+    view = root.view
+    if not view.accepted or view.forms_acknowledged is not None:
+        return _onboarding(onboarding_of(view, bool(view.forms_acknowledged)))
+    # Not read with the page: graphql-core awaits the awaitable a resolver returns, so the
+    # field stays synchronous (no coroutine per item) where the answer is already known.
+    return cast("Onboarding", _load_onboarding(info, view))
+
+
+async def _load_onboarding(info: Info, view: ClientView) -> Onboarding:
+    forms = await info.context.loaders.forms_acknowledged.load(view.client.id)
+    return _onboarding(onboarding_of(view, forms))
+
+
 @strawberry.type(
     name="Client",
     description="A client, as the viewer sees them. A provider sees its own list entry (what "
@@ -163,61 +191,34 @@ class ClientType(Node):
     mobile_phone: str | None = strawberry.field(description="Mobile phone, in E.164 form.")
     date_of_birth: date | None = strawberry.field(description="Date of birth.")
 
-    @strawberry.field(description="Their insurance; null until it is added.")
-    def insurance(self) -> Insurance | None:
-        c = self.view.client
-        if not (c.insurance_carrier and c.insurance_member_id and c.insurance_date_of_birth):
-            return None
-        return Insurance(
-            carrier=c.insurance_carrier,
-            member_id=c.insurance_member_id,
-            date_of_birth=c.insurance_date_of_birth,
-        )
+    # Plain values, set by from_view: a field with a resolver costs graphql-core and Strawberry
+    # an info object, argument parsing and an extension chain per item of every page.
+    insurance: Insurance | None = strawberry.field(
+        description="Their insurance; null until it is added."
+    )
+    billing_method: BillingMethod | None = strawberry.field(
+        description="Their card on file; null until one is added."
+    )
 
-    @strawberry.field(description="Their card on file; null until one is added.")
-    def billing_method(self) -> BillingMethod | None:
-        c = self.view.client
-        if not (c.billing_brand and c.billing_last4):
-            return None
-        return BillingMethod(brand=c.billing_brand, last4=c.billing_last4)
-
-    @strawberry.field(description="Their onboarding steps.")
-    async def onboarding(self, info: Info) -> Onboarding:
-        forms = await info.context.loaders.forms_acknowledged.load(self.view.client.id)
-        state = onboarding_of(self.view, forms)
-        return Onboarding(
-            email_verified=state.email_verified,
-            insurance_added=state.insurance_added,
-            billing_added=state.billing_added,
-            forms_acknowledged=state.forms_acknowledged,
-            missing_steps=[OnboardingStep(s) for s in state.missing_steps],
-            complete=state.complete,
-            invited_at=state.invited_at,
-        )
-
-    @strawberry.field(
+    # declared as a value (not a method) to keep its place in the schema's field order
+    onboarding: Onboarding = strawberry.field(
+        resolver=_onboarding_field,
+        description="Their onboarding steps.",
+    )
+    archived: bool = strawberry.field(
         description="Archived on the viewing provider's list (hidden from its default list)."
     )
-    def archived(self) -> bool:
-        return self.view.link is not None and self.view.link.archived_at is not None
-
-    @strawberry.field(description="When the viewing provider archived them; null if not archived.")
-    def archived_at(self) -> datetime | None:
-        return self.view.link.archived_at if self.view.link else None
-
-    @strawberry.field(
+    archived_at: datetime | None = strawberry.field(
+        description="When the viewing provider archived them; null if not archived."
+    )
+    added_at: datetime | None = strawberry.field(
         description="When they came onto the viewing provider's list; null for the client's own "
         "record."
     )
-    def added_at(self) -> datetime | None:
-        return self.view.link.added_at if self.view.link else None
-
-    @strawberry.field(
+    added_via: AddedVia | None = strawberry.field(
         description="How they came onto the viewing provider's list; null for the client's own "
         "record."
     )
-    def added_via(self) -> AddedVia | None:
-        return self.view.link.added_via if self.view.link else None
 
     @strawberry.field(description="The viewer may change this information now.")
     def viewer_can_edit(self, info: Info) -> bool:
@@ -257,7 +258,7 @@ class ClientType(Node):
 
     @classmethod
     def from_view(cls, view: ClientView) -> ClientType:
-        c = view.client
+        c, link = view.client, view.link
         return cls(
             id=strawberry.ID(str(c.id)),
             view=view,
@@ -271,6 +272,20 @@ class ClientType(Node):
             email_verified=view.email_verified,
             mobile_phone=c.mobile_phone,
             date_of_birth=c.date_of_birth,
+            insurance=Insurance(
+                carrier=c.insurance_carrier,
+                member_id=c.insurance_member_id,
+                date_of_birth=c.insurance_date_of_birth,
+            )
+            if c.insurance_carrier and c.insurance_member_id and c.insurance_date_of_birth
+            else None,
+            billing_method=BillingMethod(brand=c.billing_brand, last4=c.billing_last4)
+            if c.billing_brand and c.billing_last4
+            else None,
+            archived=link is not None and link.archived_at is not None,
+            archived_at=link.archived_at if link else None,
+            added_at=link.added_at if link else None,
+            added_via=link.added_via if link else None,
         )
 
 
@@ -435,6 +450,26 @@ async def own_client(info: Info) -> ClientType | None:
     return ClientType.from_view(view) if view else None
 
 
+def _selects_onboarding(info: Info) -> bool:
+    """Whether a page's nodes select `onboarding` (read then with the page, not per item).
+
+    Read from the document itself (strawberry's selected_fields converts every selection);
+    a fragment anywhere counts as yes rather than working out what it selects.
+    """
+    path = ("edges", "node", "onboarding")
+    level: list[Any] = list(info._raw_info.field_nodes)
+    for name in path:
+        below: list[Any] = []
+        for node in level:
+            for selection in node.selection_set.selections if node.selection_set else ():
+                if not isinstance(selection, FieldNode):
+                    return True
+                if selection.name.value == name:
+                    below.append(selection)
+        level = below
+    return bool(level)
+
+
 @strawberry.type
 class ClientQueries:
     @strawberry.field(description="The provider's client list (providers only).")
@@ -472,7 +507,9 @@ class ClientQueries:
             order=order_by or client_list.ClientOrder.NAME_ASC,
         )
         try:
-            page = await client_list.list_clients(info.context.actor, args)
+            page = await client_list.list_clients(
+                info.context.actor, args, with_onboarding=_selects_onboarding(info)
+            )
         except DomainError as error:
             raise public_error(error) from None
         return connection(ClientConnection, ClientEdge, page, ClientType.from_view, after)

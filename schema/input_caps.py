@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     ArgumentNode,
+    DocumentNode,
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLInputType,
@@ -88,10 +90,11 @@ def _check_value(name: str, path: str, value: Any, type_: GraphQLInputType | Non
 
 
 class _CapsVisitor(Visitor):
-    def __init__(self, type_info: TypeInfo, variables: dict[str, Any]) -> None:
+    def __init__(self, type_info: TypeInfo) -> None:
         super().__init__()
-        self.type_info, self.variables = type_info, variables
+        self.type_info = type_info
         self.names: list[str] = []
+        self.uses: list[_Use] = []
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
         self.names.append(node.name.value)
@@ -115,10 +118,46 @@ class _CapsVisitor(Visitor):
 
     def enter_variable(self, node: VariableNode, *_: Any) -> None:
         if self.names:  # a use, not the variable's definition
-            value = self.variables.get(node.name.value)
-            _check_value(
-                self.names[-1], ".".join(self.names), value, self.type_info.get_input_type()
+            self.uses.append(
+                _Use(
+                    self.names[-1],
+                    ".".join(self.names),
+                    node.name.value,
+                    self.type_info.get_input_type(),
+                )
             )
+
+
+class _Use(NamedTuple):
+    """Where a document uses a variable: the argument's name and path, and its input type."""
+
+    name: str
+    path: str
+    variable: str
+    type: GraphQLInputType | None
+
+
+# Documents whose literals passed, with their variable uses: the parser cache hands back the
+# same document object for the same text, so a repeated operation is not walked again (the
+# walk cost more than resolving a page of fields). Each entry holds its document, so an id
+# is not reused while it is a key.
+_CHECKED: OrderedDict[int, tuple[DocumentNode, list[_Use]]] = OrderedDict()
+_CHECKED_MAX = 512
+
+
+def _variable_uses(schema: Any, document: DocumentNode) -> list[_Use]:
+    """The document's variable uses, its literals checked (_Refused) on first sight."""
+    known = _CHECKED.get(id(document))
+    if known is not None and known[0] is document:
+        _CHECKED.move_to_end(id(document))
+        return known[1]
+    type_info = TypeInfo(schema)
+    visitor = _CapsVisitor(type_info)
+    visit(document, TypeInfoVisitor(type_info, visitor))
+    _CHECKED[id(document)] = (document, visitor.uses)
+    if len(_CHECKED) > _CHECKED_MAX:
+        _CHECKED.popitem(last=False)
+    return visitor.uses
 
 
 class InputCaps(SchemaExtension):
@@ -133,12 +172,11 @@ class InputCaps(SchemaExtension):
             self._check(context.schema._schema, document, context.variables or {})
         yield
 
-    def _check(self, schema: Any, document: Any, variables: dict[str, Any]) -> None:
+    def _check(self, schema: Any, document: DocumentNode, variables: dict[str, Any]) -> None:
         context = self.execution_context
-        type_info = TypeInfo(schema)
-        visitor = _CapsVisitor(type_info, variables)
         try:
-            visit(document, TypeInfoVisitor(type_info, visitor))
+            for use in _variable_uses(schema, document):
+                _check_value(use.name, use.path, variables.get(use.variable), use.type)
         except _Refused as refused:
             # a new list: the validation cache keeps the one it returned
             context.pre_execution_errors = [

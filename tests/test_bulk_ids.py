@@ -7,7 +7,7 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime
 
-from resolvers.imports.bulk_sql import new_ids
+from resolvers.bulk_sql import new_ids
 
 
 def test_ids_are_version_7_uuids_in_their_canonical_text() -> None:

@@ -10,8 +10,8 @@ from tortoise import Tortoise
 
 from models import Client, Provider, ProviderClient, Role
 from resolvers.actor import Actor
+from resolvers.bulk_sql import insert_rows
 from resolvers.clients.listing import ClientListArgs, ClientOrder, list_clients, page_query
-from resolvers.imports.bulk_sql import insert_rows
 from resolvers.names import search_fields
 from tests.support import (
     PASSWORD,

@@ -25,6 +25,8 @@ class ClientView:
     link: ProviderClient | None
     email: str
     email_verified: bool
+    # whether the person acknowledged every current form, when read with the page; None: not read
+    forms_acknowledged: bool | None = None
 
     @property
     def accepted(self) -> bool:
@@ -35,6 +37,14 @@ class ClientView:
 def link_view(link: ProviderClient) -> ClientView:
     """A client as the provider owning `link` sees it; `link.client` (and its user) loaded."""
     return client_view(link.client, link)
+
+
+def entry_view(client: Client, link: ProviderClient, account_email: str | None) -> ClientView:
+    """`link_view` from rows read together: `account_email` is the person's account's address."""
+    if link.accepted_at is None:
+        return ClientView(client, link, link.email, False)
+    assert account_email is not None, "an accepted entry shows the person's own profile"
+    return ClientView(client, link, account_email, True)
 
 
 def account_of(client: Client) -> User:

@@ -10,8 +10,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from importing.model import ClientRow, RowError, RowIssue
 from models import Client, ClientImport, ClientImportIssue, OutboxMessage, ProviderClient
-from resolvers.effects import EmailKind
-from resolvers.imports.bulk_sql import (
+from resolvers.bulk_sql import (
     db_date,
     db_timestamp,
     insert_rows,
@@ -20,6 +19,7 @@ from resolvers.imports.bulk_sql import (
     placeholders,
     select_in,
 )
+from resolvers.effects import EmailKind
 from resolvers.names import search_fields
 
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from tortoise.functions import Max
 
 from models import Client, FormAcknowledgement, FormDocument, FormKind
+from resolvers.bulk_sql import select_in
 
 
 class OnboardingStep(StrEnum):
@@ -74,25 +75,25 @@ async def current_form_ids() -> list[UUID]:
     return ids
 
 
+# The clients among {marks} with an acknowledgement of the newest version of every kind of
+# form: one statement, as a list page asks it on every read.
+_CURRENT_FORMS_DONE = (
+    'SELECT a.client_id FROM "form_acknowledgements" a '
+    'JOIN "form_documents" d ON d.id = a.document_id '
+    "WHERE a.client_id IN ({marks}) AND d.version = "
+    '(SELECT MAX(n.version) FROM "form_documents" n WHERE n.kind = d.kind) '
+    "GROUP BY a.client_id HAVING COUNT(DISTINCT d.kind) = {kinds}"
+)
+
+
 async def clients_with_current_forms(client_ids: Iterable[UUID]) -> set[UUID]:
     """Which of these clients acknowledged the current version of every required form."""
-    ids = list(client_ids)
+    ids = [str(i) for i in client_ids]
     if not ids:
         return set()
-    rows = await FormAcknowledgement.filter(client_id__in=ids).values(
-        "client_id", "document__kind", "document__version"
+    rows = await select_in(
+        FormAcknowledgement._meta.db,
+        _CURRENT_FORMS_DONE.replace("{kinds}", str(len(FormKind))),
+        ids,
     )
-    latest = dict(
-        await FormDocument.annotate(latest=Max("version"))
-        .group_by("kind")
-        .values_list("kind", "latest")
-    )
-    if len(latest) < len(FormKind):
-        return set()
-    acknowledged: dict[UUID, set[str]] = {}
-    for row in rows:
-        kind = row["document__kind"]
-        kind_key = kind.value if isinstance(kind, FormKind) else str(kind)
-        if latest.get(kind_key, latest.get(kind)) == row["document__version"]:
-            acknowledged.setdefault(row["client_id"], set()).add(kind_key)
-    return {cid for cid, kinds in acknowledged.items() if len(kinds) == len(FormKind)}
+    return {UUID(str(row["client_id"])) for row in rows}

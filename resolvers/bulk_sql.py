@@ -1,4 +1,4 @@
-"""Fast multi-row INSERTs and IN-list reads inside an open transaction, for import batches."""
+"""Fast multi-row INSERTs and raw reads without the ORM's per-row work, for batches and pages."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
+
+M = TypeVar("M", bound=Model)
 
 _PLAIN = frozenset({str, int, float, bool, bytes})
 
@@ -98,6 +100,28 @@ async def select_in(
         marks = ", ".join(placeholders(conn, len(values), start=len(before) + 1))
         _, rows = await conn.execute_query(sql.format(marks=marks), [*before, *values])
     return [dict(row) for row in rows]
+
+
+def sql_of(query: Any) -> tuple[str, list[Any]]:
+    """The parameterized SQL of a Tortoise query (to nest it in a statement written here)."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    sql, params = query.query.get_parameterized_sql()
+    return sql, list(params)
+
+
+def columns_of(model: type[Model]) -> list[str]:
+    """Every database column of `model`, in a fixed order (for `rows_to_models`)."""
+    return list(model._meta.fields_db_projection.values())
+
+
+def select_list(alias: str, columns: Sequence[str]) -> str:
+    return ", ".join(f'{alias}."{c}"' for c in columns)
+
+
+def model_from_row(model: type[M], columns: Sequence[str], values: Sequence[Any]) -> M:
+    """A model instance from raw column values, as Tortoise builds one from its own SELECT."""
+    return model._init_from_db(**dict(zip(columns, values, strict=True)))
 
 
 class _IdClock:
