@@ -1,0 +1,104 @@
+"""The live feed of a provider's changed clients: coalesced, read a chunk at a time, shared."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from typing import Any
+
+from resolvers.actor import Actor, ProviderActor
+from resolvers.client_events import shared_reads
+from resolvers.client_list import get_clients
+from resolvers.client_views import ClientView
+from resolvers.effects import ClientsChanged, clients_channel
+from resolvers.policies import require_provider
+from resolvers.ports import Listen
+
+# Ids read per query: building the models of thousands of rows is CPU work that would hold
+# the event loop in one go.
+EVENT_CHUNK = 100
+
+
+class _Pending:
+    """Ids announced and not yet sent, each once, in the order first announced.
+
+    A stream that falls behind (an import announcing thousands of clients a second, then
+    their invitations) sends each client once as it is when read, not once per event: the
+    backlog is bounded by the number of clients, never by the number of events.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, None] = {}
+        # The newest event taken in: a read made after it arrived shows at least its state.
+        self.newest: dict[str, Any] | None = None
+        self.failure: BaseException | None = None
+        self._arrived = asyncio.Event()
+
+    def add(self, event: dict[str, Any]) -> None:
+        for client_id in ClientsChanged.from_json(event).client_ids:
+            self.ids.setdefault(client_id, None)
+        self.newest = event
+        self._arrived.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.failure = error
+        self._arrived.set()
+
+    async def take(self, most: int) -> tuple[list[str], dict[str, Any]]:
+        while not self.ids:
+            if self.failure is not None:
+                raise self.failure
+            self._arrived.clear()
+            await self._arrived.wait()
+        chunk = list(itertools.islice(self.ids, most))
+        for client_id in chunk:
+            del self.ids[client_id]
+        assert self.newest is not None
+        return chunk, self.newest
+
+
+async def _collect(events: AsyncIterator[dict[str, Any]], pending: _Pending) -> None:
+    try:
+        async for event in events:
+            pending.add(event)
+    except Exception as error:  # noqa: BLE001 - handed to the stream, which raises it
+        pending.fail(error)
+
+
+async def _read(
+    provider: ProviderActor, ids: list[str], newest: dict[str, Any]
+) -> list[ClientView]:
+    """One query for the chunk, shared by every local stream of the provider asking for the
+    same ids after the same newest event (a provider's open tabs, which move in step)."""
+    memo: dict[Any, asyncio.Future[list[ClientView]]] = shared_reads(newest)
+    key = (provider.provider_id, tuple(ids))
+    read = memo.get(key)
+    if read is None:
+        read = memo[key] = asyncio.ensure_future(get_clients(provider, ids))
+    # a stream that ends while it waits must not cancel the read the others wait for
+    return await asyncio.shield(read)
+
+
+async def follow_clients(actor: Actor | None, listen: Listen) -> AsyncIterator[list[ClientView]]:
+    """The provider's clients named by change events, a chunk of at most EVENT_CHUNK at a time.
+
+    Events are taken in as they arrive (so the process's bounded queue never overflows while
+    the stream sends) and coalesced: a client announced again before it was sent is sent
+    once, as it is when read.
+    """
+    provider = require_provider(actor)
+    async with listen(clients_channel(provider.provider_id)) as events:
+        pending = _Pending()
+        collector = asyncio.create_task(_collect(events, pending), name="client-feed")
+        try:
+            while True:
+                ids, newest = await pending.take(EVENT_CHUNK)
+                views = await _read(provider, ids, newest)
+                if views:
+                    yield views
+        finally:
+            collector.cancel()
+            with suppress(asyncio.CancelledError):
+                await collector
