@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from typing import Any
 
 from resolvers.actor import Actor, ProviderActor
-from resolvers.client_events import shared_reads
 from resolvers.client_list import get_clients
 from resolvers.client_views import ClientView
 from resolvers.effects import ClientsChanged, clients_channel
@@ -19,6 +19,9 @@ from resolvers.ports import Listen
 # Ids read per query: building the models of thousands of rows is CPU work that would hold
 # the event loop in one go.
 EVENT_CHUNK = 100
+# A read of a chunk is kept this long for the provider's other streams (its open tabs).
+_KEEP_READS_SECONDS = 2.0
+_reads: dict[tuple[Any, ...], tuple[float, asyncio.Future[list[ClientView]]]] = {}
 
 
 class _Pending:
@@ -31,22 +34,22 @@ class _Pending:
 
     def __init__(self) -> None:
         self.ids: dict[str, None] = {}
-        # The newest event taken in: a read made after it arrived shows at least its state.
-        self.newest: dict[str, Any] | None = None
+        # When the newest event was taken in: a read begun since shows at least its state.
+        self.since = 0.0
         self.failure: BaseException | None = None
         self._arrived = asyncio.Event()
 
     def add(self, event: dict[str, Any]) -> None:
         for client_id in ClientsChanged.from_json(event).client_ids:
             self.ids.setdefault(client_id, None)
-        self.newest = event
+        self.since = time.monotonic()
         self._arrived.set()
 
     def fail(self, error: BaseException) -> None:
         self.failure = error
         self._arrived.set()
 
-    async def take(self, most: int) -> tuple[list[str], dict[str, Any]]:
+    async def take(self, most: int) -> tuple[list[str], float]:
         while not self.ids:
             if self.failure is not None:
                 raise self.failure
@@ -55,8 +58,7 @@ class _Pending:
         chunk = list(itertools.islice(self.ids, most))
         for client_id in chunk:
             del self.ids[client_id]
-        assert self.newest is not None
-        return chunk, self.newest
+        return chunk, self.since
 
 
 async def _collect(events: AsyncIterator[dict[str, Any]], pending: _Pending) -> None:
@@ -67,16 +69,20 @@ async def _collect(events: AsyncIterator[dict[str, Any]], pending: _Pending) -> 
         pending.fail(error)
 
 
-async def _read(
-    provider: ProviderActor, ids: list[str], newest: dict[str, Any]
-) -> list[ClientView]:
-    """One query for the chunk, shared by every local stream of the provider asking for the
-    same ids after the same newest event (a provider's open tabs, which move in step)."""
-    memo: dict[Any, asyncio.Future[list[ClientView]]] = shared_reads(newest)
+async def _read(provider: ProviderActor, ids: list[str], since: float) -> list[ClientView]:
+    """One query for the chunk, shared by every local stream of the provider that asks for
+    the same ids (a provider's open tabs move in step): a read begun after the stream's
+    newest event arrived shows that event's changes, whichever stream began it."""
     key = (provider.provider_id, tuple(ids))
-    read = memo.get(key)
-    if read is None:
-        read = memo[key] = asyncio.ensure_future(get_clients(provider, ids))
+    kept = _reads.get(key)
+    if kept is not None and kept[0] >= since:
+        read = kept[1]
+    else:
+        now = time.monotonic()
+        read = asyncio.ensure_future(get_clients(provider, ids))
+        _reads[key] = (now, read)
+        for old in [k for k, (began, _) in _reads.items() if now - began > _KEEP_READS_SECONDS]:
+            del _reads[old]
     # a stream that ends while it waits must not cancel the read the others wait for
     return await asyncio.shield(read)
 
@@ -94,8 +100,8 @@ async def follow_clients(actor: Actor | None, listen: Listen) -> AsyncIterator[l
         collector = asyncio.create_task(_collect(events, pending), name="client-feed")
         try:
             while True:
-                ids, newest = await pending.take(EVENT_CHUNK)
-                views = await _read(provider, ids, newest)
+                ids, since = await pending.take(EVENT_CHUNK)
+                views = await _read(provider, ids, since)
                 if views:
                     yield views
         finally:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from contextlib import AsyncExitStack
 
 import redis.asyncio as aioredis
 
 from resolvers.effects import clients_channel
 from schema.live import FanOutPacer
-from tests.support import Api, sign_up_provider, subscribe_listening
+from tests.support import Api, count_queries, sign_up_provider, subscribe_listening
 
 ADD_CLIENTS = """
 mutation($i: AddClientsInput!) { addClients(input: $i) { __typename
@@ -92,3 +93,29 @@ async def test_a_cancelled_waiter_gives_its_place_up() -> None:
     await asyncio.gather(waiting[1], waiting[2])
     assert waiting[0].cancelled()
     assert waiting[1].done() and waiting[2].done()
+
+
+async def test_two_tabs_of_one_provider_read_an_event_once(api: Api) -> None:
+    token, _ = await sign_up_provider(api)
+    provider_id = (await api.gql(ME, token=token))["me"]["provider"]["id"]
+    ids = await _clients(api, token, 150)
+    redis = aioredis.from_url(api.settings.redis_url or "")
+    counts = []
+    try:
+        async with AsyncExitStack() as stack:
+            tabs = []
+            for n in (1, 2):
+                tabs.append(
+                    await stack.enter_async_context(subscribe_listening(api, UPDATED, token=token))
+                )
+                with count_queries() as counter:
+                    await redis.publish(
+                        clients_channel(provider_id), json.dumps({"client_ids": ids})
+                    )
+                    for tab in tabs:
+                        got = [(await tab.next())["clientUpdated"]["id"] for _ in ids]
+                        assert got == ids
+                counts.append((n, counter.count))
+    finally:
+        await redis.aclose()
+    assert counts == [(1, 2), (2, 2)]  # a query per chunk of 100, whatever the number of tabs
