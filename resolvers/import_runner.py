@@ -36,10 +36,8 @@ log = logging.getLogger(__name__)
 
 # Progress at least every PROGRESS_ROWS rows or PROGRESS_SECONDS, whichever comes first:
 # a batch (one transaction and one event) is cut to whichever bound the last one suggests.
-# On SQLite a batch holds the one write lock throughout, so every other write (an API
-# request adding a client) may wait this long: short, at a small cost in throughput.
 PROGRESS_ROWS = 1000
-PROGRESS_SECONDS = 0.1
+PROGRESS_SECONDS = 0.25
 MIN_BATCH_ROWS = 50
 
 
