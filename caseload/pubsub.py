@@ -250,8 +250,7 @@ class PubSubBroker:
         except ValueError:
             log.warning("undecodable event on %s dropped", channel.split(":")[0])
             return
-        # One decoded event is shared by every listener: they read it, and may keep the reads
-        # they make for it there for one another (resolvers.client_events.shared_reads).
+        # One decoded event is shared by every listener.
         for listener in listeners:
             listener.offer(event)
 

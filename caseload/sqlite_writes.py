@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,38 @@ DEFAULT_BUSY_TIMEOUT_MS = 5000
 # would queue behind it. Under WAL, readers on their own connections see the last commit
 # and never wait for the writer.
 READ_CONNECTIONS = 2
+# A writer waiting for the lock asks again at most this often. SQLite's own busy handler
+# sleeps ever longer (up to 100 ms a try once it waited 100 ms): the worker, beginning its
+# next import batch a few milliseconds after committing the last, would win the lock every
+# time against an API request that is asleep in its back-off.
+WAIT_SLICE_MS = 8
+# A connection that held the lock this long lets it go for a moment before taking it again,
+# so writers of other processes, asking every WAIT_SLICE_MS, get their turn between batches.
+LONG_HOLD_SECONDS = 0.05
+COURTESY_SECONDS = 0.01
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, asking for the lock every few milliseconds for up to the connection's
+    busy timeout.
+
+    Runs in the connection's thread, like the waits of SQLite's own busy handler.
+    """
+    if conn.in_transaction:  # what Tortoise's own begin() commits first
+        conn.commit()
+    wait_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    deadline = time.monotonic() + wait_ms / 1000
+    conn.execute(f"PRAGMA busy_timeout={min(WAIT_SLICE_MS, wait_ms)}")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={wait_ms}")
 
 
 class _ImmediateTransaction(SqliteTransactionWrapper):
@@ -40,12 +73,36 @@ class _ImmediateTransaction(SqliteTransactionWrapper):
     """
 
     async def begin(self) -> None:
+        client = self._parent
+        assert isinstance(client, ImmediateSqliteClient)
+        await client.courtesy()
         try:
-            await self._connection.commit()
-            await self._connection.execute("BEGIN IMMEDIATE")
+            # One hop to the connection's thread (commit, then wait there for the lock): each
+            # hop waits for a turn of the event loop, and from here to COMMIT the lock is held.
+            await self._connection._execute(  # type: ignore[no-untyped-call] # aiosqlite leaves it untyped
+                _begin_immediate, self._connection._conn
+            )
         except sqlite3.OperationalError as exc:
             # Busy after the timeout: an OperationalError, which the unit of work retries.
             raise OperationalError(exc) from exc
+        client.locked_at = time.monotonic()
+
+    async def commit(self) -> None:
+        try:
+            await super().commit()
+        finally:
+            self._released()
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()
+        finally:
+            self._released()
+
+    def _released(self) -> None:
+        client = self._parent
+        if isinstance(client, ImmediateSqliteClient):
+            client.released()
 
 
 class _ImmediateTransactionContext(SqliteTransactionContext):
@@ -87,6 +144,23 @@ class ImmediateSqliteClient(SqliteClient):
         self._readers: list[aiosqlite.Connection] = []
         self._idle_readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self._opening_readers = 0
+        # when this connection's write transaction took the lock, and when it let go
+        self.locked_at: float | None = None
+        self._long_hold_ended = 0.0
+
+    def released(self) -> None:
+        if self.locked_at is None:
+            return
+        now = time.monotonic()
+        if now - self.locked_at >= LONG_HOLD_SECONDS:
+            self._long_hold_ended = now
+        self.locked_at = None
+
+    async def courtesy(self) -> None:
+        """After a long hold, wait out a moment before taking the lock again."""
+        left = self._long_hold_ended + COURTESY_SECONDS - time.monotonic()
+        if left > 0:
+            await asyncio.sleep(left)
 
     def _in_transaction(self) -> TransactionContext:
         return _ImmediateTransactionContext(_ImmediateTransaction(self), self._lock)

@@ -33,6 +33,13 @@ def hide_suggestions(errors: Iterable[GraphQLError]) -> None:
 class CodedMaskErrors(MaskErrors):
     """MaskErrors whose masked error says INTERNAL_SERVER_ERROR, as Apollo Server's does."""
 
+    def _process_result(self, result: object) -> None:
+        # Strawberry's own checks a runtime Protocol (a slow isinstance) on every result,
+        # once per item of every live stream; an attribute read does the same.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined] # has errors
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
         masked.extensions = {"code": INTERNAL_SERVER_ERROR}

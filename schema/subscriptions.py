@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from functools import partial
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-from resolvers.clients import listing as client_list
+from resolvers.clients import feed as client_feed
 from resolvers.clients.adding import ClientView
 from resolvers.errors import DomainError
 from resolvers.messaging import feed as message_feed
@@ -18,7 +17,8 @@ from resolvers.messaging.threads import thread_key
 from schema.clients import ClientType
 from schema.context import Context, Info
 from schema.errors import public_error
-from schema.live import live_events
+from schema.live import fan_out_pacer, live_events
+from schema.loaders import Loaders
 from schema.messaging import MessageType
 
 
@@ -59,15 +59,19 @@ class Subscription:
     async def client_updated(self, info: Info) -> AsyncGenerator[ClientType, None]:
         ctx = info.context
         selected = _selected_fields(info)
+        pacer = fan_out_pacer()
+        listen = partial(live_events, ctx, fresh_loaders=False)
         try:
-            async for views in client_list.follow_clients(ctx.actor, partial(live_events, ctx)):
+            async for views in client_feed.follow_clients(ctx.actor, listen):
+                # A DataLoader caches for its lifetime and this context lives as long as the
+                # socket: each chunk is resolved with fresh loaders, or it would show stale data.
+                ctx.loaders = Loaders()
                 await _prime_loaders(ctx, views, selected)
                 for view in views:
+                    # Each item is executed and sent in turn with every other stream's, a
+                    # few per turn of the event loop, after the requests waiting there.
+                    await pacer.turn()
                     yield ClientType.from_view(view)
-                    # Sending rarely waits, so without this an event naming thousands of
-                    # clients would be sent in one step, holding the event loop from every
-                    # request meanwhile.
-                    await asyncio.sleep(0)
         except DomainError as error:
             raise public_error(error) from None
 

@@ -6,25 +6,11 @@ also where the list entries' copy of the profile's sort name is kept in step.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
 from uuid import UUID
 
 from models import Client, ProviderClient
 from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.unit_of_work import UnitOfWork
-
-_SHARED_READS = "_shared_reads"
-
-
-def shared_reads(event: dict[str, Any]) -> dict[Any, asyncio.Future[Any]]:
-    """A memo that lives as long as one received event, for the reads every stream makes.
-
-    The process's pub/sub broker hands the same decoded event to every local listener; what
-    one stream reads for it, the other streams of the same provider can use.
-    """
-    memo: dict[Any, asyncio.Future[Any]] = event.setdefault(_SHARED_READS, {})
-    return memo
 
 
 async def announce_client_change(uow: UnitOfWork, client_id: UUID) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
@@ -18,16 +17,13 @@ from models import Client, FormAcknowledgement, ProviderClient
 from resolvers import audit
 from resolvers.actor import Actor, ClientActor, ProviderActor
 from resolvers.bulk_sql import columns_of, model_from_row, select_list, sql_of
-from resolvers.clients.events import shared_reads
 from resolvers.clients.views import ClientView, client_view, entry_view, link_view
 from resolvers.cursors import count_of, encode_cursor, read_cursor, read_time_cursor
-from resolvers.effects import ClientsChanged, clients_channel
 from resolvers.errors import NotFound
 from resolvers.names import fold
 from resolvers.onboarding.steps import clients_with_current_forms, current_form_ids
 from resolvers.pages import Page, page_size
 from resolvers.policies import links_visible_to, party_or_none, require_provider, visible_link
-from resolvers.ports import Listen
 
 
 class ClientOrder(StrEnum):
@@ -248,50 +244,3 @@ async def get_clients(actor: Actor | None, client_ids: Sequence[str]) -> list[Cl
     return [
         link_view(link) for client_id in wanted if (link := by_client.get(client_id)) is not None
     ]
-
-
-# Ids read per query when a live event names many (an import batch): building the models of
-# thousands of rows is CPU work that would hold the event loop in one go, for every socket.
-EVENT_CHUNK = 100
-
-
-async def get_clients_in_chunks(
-    actor: Actor | None,
-    client_ids: Sequence[str],
-    *,
-    shared: dict[Any, asyncio.Future[list[ClientView]]] | None = None,
-    chunk: int = EVENT_CHUNK,
-) -> AsyncIterator[list[ClientView]]:
-    """`get_clients` a chunk of ids at a time, so the caller sends each before reading on.
-
-    `shared` is one event's memo: every stream of the same provider reading that event
-    (a provider's open tabs) then reads each chunk once, whichever asks first.
-    """
-    for start in range(0, len(client_ids), chunk):
-        ids = client_ids[start : start + chunk]
-        if shared is None or actor is None or not actor.is_provider:
-            views = await get_clients(actor, ids)
-        else:
-            key = (actor.provider_id, start)
-            read = shared.get(key)
-            if read is None:
-                read = shared[key] = asyncio.ensure_future(get_clients(actor, ids))
-            # a stream that ends while it waits must not cancel the read the others wait for
-            views = await asyncio.shield(read)
-        if views:
-            yield views
-
-
-async def follow_clients(actor: Actor | None, listen: Listen) -> AsyncIterator[list[ClientView]]:
-    """The provider's clients named by each change event, a chunk of them at a time.
-
-    Each chunk is one query, shared by every stream of the same provider in this process
-    (`shared_reads`), so an import batch naming thousands of clients neither holds the event
-    loop in one go nor costs a query per client or per open tab.
-    """
-    provider = require_provider(actor)
-    async with listen(clients_channel(provider.provider_id)) as events:
-        async for raw in events:
-            ids = list(ClientsChanged.from_json(raw).client_ids)
-            async for views in get_clients_in_chunks(provider, ids, shared=shared_reads(raw)):
-                yield views
