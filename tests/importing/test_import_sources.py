@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bench.datagen import make_csv, make_vcf
+from bench.datagen import Cell, make_csv, make_vcf
 from importing import FileSource, ImportFileError, Source, inspect_file, iter_rows
 from importing.source import CHUNK, BytesSource, open_upload
 from tests.importing.builders import (
@@ -29,6 +29,7 @@ from tests.importing.builders import (
 
 HEADER = ["First Name", "Last Name", "Email", "Mobile Phone"]
 ROW = ["Zoë", "Müller", "zoe@example.org", "212-555-0199"]
+SHEET: list[list[Cell]] = [list(HEADER), list(ROW)]
 
 
 @contextmanager
@@ -70,7 +71,7 @@ def shapes() -> Iterator[tuple[str, bytes]]:
     yield "json", b'[{"First Name": "Ava"}]'
     yield "html", b"<!doctype html><table></table>"
     yield "vcard", make_vcf(30, domain="v.example.org")
-    yield "xlsx", xlsx_from_sheets({"Clients": [HEADER, ROW]})
+    yield "xlsx", xlsx_from_sheets({"Clients": SHEET})
     yield (
         "xlsx bomb",
         raw_zip(
@@ -88,7 +89,7 @@ def shapes() -> Iterator[tuple[str, bytes]]:
     )
     yield "encrypted workbook", ole_file(["EncryptionInfo", "EncryptedPackage"])
     yield "old excel", ole_file(["Workbook"])
-    yield "truncated zip", xlsx_from_sheets({"Clients": [HEADER, ROW]})[:-30]
+    yield "truncated zip", xlsx_from_sheets({"Clients": SHEET})[:-30]
 
 
 @pytest.mark.parametrize(("name", "data"), list(shapes()), ids=[n for n, _ in shapes()])
