@@ -63,7 +63,7 @@ def _old_outbox() -> types.ModuleType:
 
 
 async def _import(_settings: Settings, services: Any, rows: int) -> list[Any]:
-    from models import ClientImport, ClientImportFile, OutboxMessage
+    from models import ClientImport, ClientImportFileChunk, OutboxMessage
     from resolvers.accounts import ProviderSignUp, sign_up_provider
     from resolvers.import_runner import run_import
     from tests.support import PASSWORD
@@ -73,7 +73,7 @@ async def _import(_settings: Settings, services: Any, rows: int) -> list[Any]:
     )
     provider = await issued.user.provider
     job = await ClientImport.create(provider=provider, file_name="bench.csv", format="CSV")
-    await ClientImportFile.create(client_import=job, data=make_csv(rows))
+    await ClientImportFileChunk.create(client_import=job, seq=0, data=make_csv(rows))
     assert await run_import(services, job.id, "bench") == "COMPLETED"
     return list(
         await OutboxMessage.filter(kind="email.invitation")
