@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 CLIENTS := clients
 NPM_STAMP := $(CLIENTS)/node_modules/.installed
 
-.PHONY: run test test-fast check lint e2e format bench migrate schema reliability load scale-check clean
+.PHONY: run test test-fast check lint e2e format bench migrate schema reliability load scale-check memory-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,9 @@ load: $(STAMP)
 
 scale-check: $(STAMP)
 	$(BIN)/python -m bench.scale_check
+
+memory-check: $(STAMP)
+	$(BIN)/python -m bench.upload_memory
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(CLIENTS)/node_modules $(CLIENTS)/generated

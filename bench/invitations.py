@@ -105,7 +105,7 @@ def _old_outbox() -> types.ModuleType:
 
 
 async def _import(_settings: Settings, services: Any, rows: int) -> list[Any]:
-    from models import ClientImport, ClientImportFile, OutboxMessage
+    from models import ClientImport, ClientImportFileChunk, OutboxMessage
     from resolvers.accounts.authentication import ProviderSignUp, sign_up_provider
     from resolvers.imports.runner import run_import
     from tests.support import PASSWORD
@@ -115,7 +115,7 @@ async def _import(_settings: Settings, services: Any, rows: int) -> list[Any]:
     )
     provider = await issued.user.provider
     job = await ClientImport.create(provider=provider, file_name="bench.csv", format="CSV")
-    await ClientImportFile.create(client_import=job, data=make_csv(rows))
+    await ClientImportFileChunk.create(client_import=job, seq=0, data=make_csv(rows))
     assert await run_import(services, job.id, "bench") == "COMPLETED"
     return list(
         await OutboxMessage.filter(kind="email.invitation", import_id=job.id)

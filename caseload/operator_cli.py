@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, BinaryIO, TextIO, TypeVar
 
 from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
@@ -169,21 +169,28 @@ async def _draw(events: AsyncIterator[dict[str, Any]]) -> None:
 
 
 async def _import_file(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        upload = path.open("rb")  # read a chunk at a time while it is checked and stored
+    except OSError as error:
+        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 1
+    with upload:
+        return await _import_upload(settings, args, path, upload)
+
+
+async def _import_upload(
+    settings: Settings, args: argparse.Namespace, path: Path, upload: BinaryIO
+) -> int:
     from caseload.redis import connect, make_services
     from importing.errors import ImportFileError
     from models import User
     from resolvers.accounts.sessions import actor_for_user
     from resolvers.effects import import_channel
     from resolvers.errors import DomainError
-    from resolvers.imports.client_imports import ImportRequest, start_import
+    from resolvers.imports.client_imports import ImportRequest, open_upload, start_import
     from resolvers.imports.runner import run_import
 
-    path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
-        return 1
     user = await User.get_or_none(email=args.provider.strip().lower())
     actor = await actor_for_user(user) if user else None
     if actor is None or not actor.is_provider:
@@ -193,7 +200,7 @@ async def _import_file(settings: Settings, args: argparse.Namespace) -> int:
     services = make_services(settings, redis)
     request = ImportRequest(
         file_name=path.name,
-        data=data,
+        file=open_upload(upload),
         dry_run=args.dry_run,
         send_invitations=not args.no_invitations,
     )

@@ -10,15 +10,20 @@ from importing.model import (
     RowError,
     RowIssue,
 )
+from importing.source import BytesSource, FileSource, Source, open_upload
 
 __all__ = [
+    "BytesSource",
     "ClientField",
     "ClientRow",
     "FilePlan",
+    "FileSource",
     "ImportFileError",
     "ImportFormat",
     "RowError",
     "RowIssue",
+    "Source",
     "inspect_file",
     "iter_rows",
+    "open_upload",
 ]

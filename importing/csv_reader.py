@@ -11,6 +11,7 @@ from importing import errors
 from importing.columns import HEADER_SEARCH_ROWS, header_quality, pick_header, plan_columns
 from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, FilePlan, ImportFormat, Layout, RowError
+from importing.source import Source
 from importing.tabular import client_rows, count_rows
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -18,8 +19,8 @@ _SAMPLE_RECORDS = HEADER_SEARCH_ROWS * 2
 _HEAD_LIMIT = 1_000
 
 
-def _records(data: bytes, encoding: str, delimiter: str) -> Iterator[list[str]]:
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace", newline="")
+def _records(data: Source, encoding: str, delimiter: str) -> Iterator[list[str]]:
+    stream = io.TextIOWrapper(data.open(), encoding=encoding, errors="replace", newline="")
     try:
         yield from csv.reader(stream, delimiter=delimiter)
     except csv.Error:
@@ -44,7 +45,7 @@ def _head(records: Iterator[list[str]]) -> list[list[str]]:
     return head
 
 
-def _data_rows(data: bytes, layout: Layout) -> Iterator[tuple[int, list[str]]]:
+def _data_rows(data: Source, layout: Layout) -> Iterator[tuple[int, list[str]]]:
     """Non-blank records under the header, each with its 1-based record number."""
     records = _records(data, layout.encoding, layout.delimiter)
     start = layout.header_index + 1
@@ -55,7 +56,7 @@ def _data_rows(data: bytes, layout: Layout) -> Iterator[tuple[int, list[str]]]:
 
 
 def inspect_csv(
-    data: bytes, encoding: str, explicit: Mapping[ClientField, str] | None, max_rows: int
+    data: Source, encoding: str, explicit: Mapping[ClientField, str] | None, max_rows: int
 ) -> FilePlan:
     best: tuple[tuple[bool, int, int], str, list[list[str]], int] | None = None
     failure: ImportFileError | None = None
@@ -96,6 +97,6 @@ def inspect_csv(
 
 
 def iter_csv(
-    data: bytes, plan: FilePlan, start_after: int, region: str
+    data: Source, plan: FilePlan, start_after: int, region: str
 ) -> Iterator[ClientRow | RowError]:
     return client_rows(_data_rows(data, plan.layout), plan, start_after=start_after, region=region)

@@ -17,6 +17,7 @@ from importing.errors import (
     unsupported,
 )
 from importing.model import ImportFormat
+from importing.source import Source, source_of
 from importing.vcard_lines import GROUPED_BEGIN
 
 SAMPLE = 64 << 10
@@ -53,18 +54,24 @@ class Sniffed:
     encoding: str = ""
 
 
-def sniff(data: bytes) -> Sniffed:
-    """The format and, for text, the encoding; ImportFileError for anything we cannot read."""
-    if data.startswith(ole.OLE_MAGIC):
-        raise _ole_refusal(data)
-    if zip_guard.is_zip(data):
-        return Sniffed(_zip_kind(data))
+def sniff(data: bytes | Source) -> Sniffed:
+    """The format and, for text, the encoding; ImportFileError for anything we cannot read.
+
+    Only the first SAMPLE bytes are held; the rest is read a chunk at a time where needed.
+    """
+    source = source_of(data)
+    head = source.head(SAMPLE)
+    if head.startswith(ole.OLE_MAGIC):
+        # A refused file whose sectors point anywhere in it: read whole, once.
+        raise _ole_refusal(source.read_all())
+    if zip_guard.is_zip(head):
+        return Sniffed(_zip_kind(source))
     for magic, kind in _MAGIC_KINDS:
-        if data.startswith(magic):
+        if head.startswith(magic):
             raise not_a_table(kind)
-    if data.startswith(_BINARY_MAGIC):
+    if head.startswith(_BINARY_MAGIC):
         raise unsupported("This file is not a spreadsheet or contact file.")
-    return _sniff_text(data)
+    return _sniff_text(source, head)
 
 
 def _ole_refusal(data: bytes) -> ImportFileError:
@@ -76,12 +83,12 @@ def _ole_refusal(data: bytes) -> ImportFileError:
     return unsupported("This is an older Microsoft Office file, not a client list we can read.")
 
 
-def _sniff_text(data: bytes) -> Sniffed:
+def _sniff_text(source: Source, sample: bytes) -> Sniffed:
     """A text file: vCard or CSV in its detected encoding; markup and JSON are refused."""
-    encoding = detect_encoding(data)
-    head = data[:SAMPLE].decode(encoding, "replace").lstrip(_BLANK)
+    encoding = detect_encoding(source)
+    head = sample.decode(encoding, "replace").lstrip(_BLANK)
     if not head.strip():
-        if not data.decode(encoding, "replace").strip(_BLANK):
+        if not any(text.strip(_BLANK) for text in source.decoded(encoding, "replace")):
             raise empty_file()
         raise unsupported("This file holds nothing but blank space at its start.")
     if _looks_binary(head):
@@ -100,13 +107,14 @@ def _is_grouped_vcard(head: str) -> bool:
     return begin is not None and head[begin.end() : begin.end() + 5].upper() == "VCARD"
 
 
-def detect_encoding(data: bytes) -> str:
+def detect_encoding(data: bytes | Source) -> str:
     """utf-8-sig or utf-16 by their byte-order mark, else UTF-8 when valid, else Windows-1252."""
-    if data.startswith(codecs.BOM_UTF8):
+    source = source_of(data)
+    head = source.head(1024)
+    if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    head = data[:1024]
     if len(head) >= 4 and b"\x00" in head:
         # UTF-16 written without a mark: every other byte of Latin text is zero.
         even, odd = head[0::2].count(0), head[1::2].count(0)
@@ -114,17 +122,16 @@ def detect_encoding(data: bytes) -> str:
             return "utf-16-le"
         if even > len(head) // 4 and odd == 0:
             return "utf-16-be"
-    return "utf-8" if _is_utf8(data) else "cp1252"
+    return "utf-8" if _is_utf8(source) else "cp1252"
 
 
-def _is_utf8(data: bytes) -> bool:
-    # Chunked so that checking a large file never holds a second copy of it as text; a
+def _is_utf8(source: Source) -> bool:
+    # Chunked so that checking a large file never holds it, nor a copy of it as text; a
     # sequence cut at the very end is forgiven (the reader replaces it).
     decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(data)
     try:
-        for start in range(0, len(view), _CHECK_CHUNK):
-            decoder.decode(view[start : start + _CHECK_CHUNK])
+        for chunk in source.chunks(_CHECK_CHUNK):
+            decoder.decode(chunk)
     except UnicodeDecodeError:
         return False
     return True
@@ -136,8 +143,8 @@ def _looks_binary(text: str) -> bool:
     return len(_CONTROLS.findall(text)) > 2 + len(text) // 100
 
 
-def _zip_kind(data: bytes) -> ImportFormat:
-    with zip_guard.open_zip(data) as archive:
+def _zip_kind(source: Source) -> ImportFormat:
+    with zip_guard.open_zip(source) as archive:
         names = {name.lower() for name in archive.namelist()}
     if "xl/workbook.xml" in names:
         return ImportFormat.XLSX

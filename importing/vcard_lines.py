@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 from itertools import chain
 
+from importing.source import Source
+
 _CHUNK = 1 << 20
 _GROUP_KINDS = ("KIND", "X-ADDRESSBOOKSERVER-KIND")
 # RFC 6350 allows a group on any line, BEGIN and END too: "item.BEGIN:VCARD".
@@ -14,18 +16,18 @@ GROUPED_BEGIN = re.compile(r"[A-Za-z0-9-]{1,64}\.BEGIN:", re.IGNORECASE)
 _GROUPED_STRUCTURE = re.compile(r"[A-Za-z0-9-]{1,64}\.(?=(?:BEGIN|END):)", re.IGNORECASE)
 
 
-def logical_lines(data: bytes, encoding: str) -> Iterator[str]:
+def logical_lines(data: Source, encoding: str) -> Iterator[str]:
     """Unfolded lines: a line starting with a space or tab continues the one before, and in a
     quoted-printable value a trailing "=" is a soft break before the next line."""
     for lines in logical_chunks(data, encoding):
         yield from lines
 
 
-def logical_chunks(data: bytes, encoding: str) -> Iterator[list[str]]:
+def logical_chunks(data: Source, encoding: str) -> Iterator[list[str]]:
     """logical_lines a chunk of the file at a time (a list per chunk, fewer generator steps)."""
     # Universal newlines turn CRLF and CR into LF; reading in large chunks keeps memory flat
     # and is several times faster than iterating the stream line by line.
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace", newline=None)
+    stream = io.TextIOWrapper(data.open(), encoding=encoding, errors="replace", newline=None)
     current: str | None = None
     soft = False
     rest = ""
@@ -71,7 +73,7 @@ def _is_quoted_printable(line: str) -> bool:
 
 
 def cards(  # noqa: C901 - the BEGIN/END nesting state machine reads best in one loop
-    data: bytes, encoding: str
+    data: Source, encoding: str
 ) -> Iterator[tuple[list[str], bool]]:
     """Each top-level card's property lines, and whether it is a group (list) card; a nested
     card (a 2.1 AGENT) and an empty card are left out; a file cut short gives its last card."""

@@ -18,6 +18,7 @@ from importing.model import (
     RowError,
 )
 from importing.rows import RowBuilder
+from importing.source import Source
 from importing.vcard_lines import cards, property_name
 from importing.vcard_text import EIGHT_BIT, codec, decode, text, text_encoding, unknown_charset
 
@@ -45,7 +46,7 @@ _MAX_NAMES = 200
 _NAME = re.compile(r"[A-Z0-9-]{1,64}")
 
 
-def inspect_vcf(data: bytes, encoding: str, max_rows: int) -> FilePlan:
+def inspect_vcf(data: Source, encoding: str, max_rows: int) -> FilePlan:
     """Count the person cards (group cards left out) and note which properties the file has."""
     names: dict[str, None] = {}
     total = 0
@@ -75,7 +76,7 @@ def inspect_vcf(data: bytes, encoding: str, max_rows: int) -> FilePlan:
 
 
 def iter_vcf(
-    data: bytes, plan: FilePlan, start_after: int, region: str
+    data: Source, plan: FilePlan, start_after: int, region: str
 ) -> Iterator[ClientRow | RowError]:
     builder = RowBuilder(_COLUMNS, region)
     eight_bit = plan.layout.encoding == EIGHT_BIT

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
-import io
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
@@ -20,6 +18,7 @@ from python_calamine import (
 from importing import errors, zip_guard
 from importing.columns import HEADER_SEARCH_ROWS, header_quality, pick_header, plan_columns
 from importing.model import ClientField, ClientRow, FilePlan, ImportFormat, Layout, RowError
+from importing.source import Source
 from importing.tabular import client_rows, count_rows
 
 _SAMPLE_ROWS = HEADER_SEARCH_ROWS * 2
@@ -50,13 +49,9 @@ def _is_blank(cells: Row) -> bool:
     return True
 
 
-def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
-
-
-def _open(data: bytes) -> CalamineWorkbook:
+def _open(data: Source) -> CalamineWorkbook:
     try:
-        return CalamineWorkbook.from_filelike(io.BytesIO(data))
+        return CalamineWorkbook.from_filelike(data.open())
     except PasswordError:
         raise errors.password_protected() from None
     except (CalamineError, ValueError, OSError):
@@ -97,11 +92,11 @@ def _numbered(rows: Iterable[Row], start: int) -> Iterator[tuple[int, Row]]:
 
 
 def inspect_xlsx(
-    data: bytes, explicit: Mapping[ClientField, str] | None, max_rows: int, max_bytes: int
+    data: Source, explicit: Mapping[ClientField, str] | None, max_rows: int, max_bytes: int
 ) -> FilePlan:
     """The first worksheet whose header (within its first rows) has the required columns."""
     zip_guard.check_workbook(data, max_bytes)
-    digest = _digest(data)
+    digest = data.digest()
     fallback: tuple[list[str], list[list[str]]] | None = None
     header_only = False
     with _open(data) as workbook:
@@ -133,11 +128,11 @@ def inspect_xlsx(
 
 
 def iter_xlsx(
-    data: bytes, plan: FilePlan, start_after: int, region: str
+    data: Source, plan: FilePlan, start_after: int, region: str
 ) -> Iterator[ClientRow | RowError]:
     layout = plan.layout
-    if layout.digest != _digest(data):
-        zip_guard.check_workbook(data, len(data))
+    if layout.digest != data.digest():
+        zip_guard.check_workbook(data, data.size)
     with _open(data) as workbook:
         rows = islice(_rows(workbook, layout.sheet or ""), layout.header_index + 1, None)
         body = _numbered(rows, layout.header_index + 1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 
 from importing.errors import unsafe_workbook
+from importing.source import Source, source_of
 from importing.xml_guard import MemberScan
 
 MAX_MEMBERS = 2_000
@@ -22,15 +23,17 @@ _OUT_CHUNK = 1 << 20
 _LOCAL_HEADER = b"PK\x03\x04"
 
 
-def open_zip(data: bytes) -> zipfile.ZipFile:
+def open_zip(data: bytes | Source) -> zipfile.ZipFile:
     """The archive, after a cheap look at its entry count; ImportFileError when not a zip."""
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
-    if end >= 0 and len(data) >= end + 12:
-        entries = struct.unpack_from("<H", data, end + 10)[0]
+    source = source_of(data)
+    tail = source.tail(65_557)
+    end = tail.rfind(b"PK\x05\x06")
+    if end >= 0 and len(tail) >= end + 12:
+        entries = struct.unpack_from("<H", tail, end + 10)[0]
         if entries > MAX_MEMBERS:
             raise unsafe_workbook()
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(source.open())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
         raise unsafe_workbook() from None
     if len(archive.infolist()) > MAX_MEMBERS:
@@ -38,16 +41,17 @@ def open_zip(data: bytes) -> zipfile.ZipFile:
     return archive
 
 
-def check_workbook(data: bytes, max_bytes: int) -> None:
+def check_workbook(data: bytes | Source, max_bytes: int) -> None:
     """Inflate every member once, bounded, and refuse bombs, DTDs and non-UTF-8 XML."""
+    source = source_of(data)
     budget = min(MAX_TOTAL, max(MIN_TOTAL, 50 * max_bytes))
-    with open_zip(data) as archive:
+    with open_zip(source) as archive:
         total = 0
         for info in archive.infolist():
             if info.is_dir():
                 continue
             _check_declared(info, budget)
-            total += _inflate(data, info, budget - total)
+            total += _inflate(source, info, budget - total)
             if total > budget:
                 raise unsafe_workbook()
 
@@ -61,23 +65,27 @@ def _check_declared(info: zipfile.ZipInfo, budget: int) -> None:
         raise unsafe_workbook()
 
 
-def _inflate(data: bytes, info: zipfile.ZipInfo, budget: int) -> int:
+def _raw(source: Source, start: int, length: int, size: int) -> Iterator[bytes]:
+    """A member's stored bytes, `size` at a time."""
+    for begin in range(start, start + length, size):
+        yield source.read_at(begin, min(size, start + length - begin))
+
+
+def _inflate(source: Source, info: zipfile.ZipInfo, budget: int) -> int:
     """The member's real size, found by inflating it; the sizes written in the zip may lie."""
-    start = _data_offset(data, info)
-    raw = memoryview(data)[start : start + info.compress_size]
-    if len(raw) != info.compress_size:
+    start = _data_offset(source, info)
+    if max(0, min(source.size, start + info.compress_size) - start) != info.compress_size:
         raise unsafe_workbook()
     scan = MemberScan()
     if info.compress_type == zipfile.ZIP_STORED:
-        for begin in range(0, len(raw), _OUT_CHUNK):
-            scan.feed(bytes(raw[begin : begin + _OUT_CHUNK]))
+        for block in _raw(source, start, info.compress_size, _OUT_CHUNK):
+            scan.feed(block)
         scan.finish()
-        return len(raw)
+        return info.compress_size
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     produced, fed = 0, 0
     try:
-        for begin in range(0, len(raw), _IN_CHUNK):
-            chunk: bytes | memoryview = raw[begin : begin + _IN_CHUNK]
+        for chunk in _raw(source, start, info.compress_size, _IN_CHUNK):
             fed += len(chunk)
             while chunk:
                 out = inflater.decompress(chunk, _OUT_CHUNK)
@@ -96,13 +104,16 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, budget: int) -> int:
     return produced + len(rest)
 
 
-def _data_offset(data: bytes, info: zipfile.ZipInfo) -> int:
+def _data_offset(source: Source, info: zipfile.ZipInfo) -> int:
     offset = info.header_offset
-    if data[offset : offset + 4] != _LOCAL_HEADER or len(data) < offset + 30:
+    if offset < 0:
         raise unsafe_workbook()
-    flags, method = struct.unpack_from("<HH", data, offset + 6)
-    local_compressed = struct.unpack_from("<I", data, offset + 18)[0]
-    name_len, extra_len = struct.unpack_from("<HH", data, offset + 26)
+    header = source.read_at(offset, 30)
+    if header[:4] != _LOCAL_HEADER or len(header) < 30:
+        raise unsafe_workbook()
+    flags, method = struct.unpack_from("<HH", header, 6)
+    local_compressed = struct.unpack_from("<I", header, 18)[0]
+    name_len, extra_len = struct.unpack_from("<HH", header, 26)
     # Another reader may trust the local header's size, so it must agree with the directory.
     if method != info.compress_type or (
         not flags & 0x8 and local_compressed not in (0xFFFFFFFF, info.compress_size)
@@ -112,4 +123,5 @@ def _data_offset(data: bytes, info: zipfile.ZipInfo) -> int:
 
 
 def is_zip(data: bytes) -> bool:
+    """data: the file's first bytes."""
     return data[:4] in (_LOCAL_HEADER, b"PK\x05\x06")

@@ -7,7 +7,7 @@ from models.clients import AddedVia, Client, ProviderClient
 from models.forms import FormAcknowledgement, FormDocument, FormKind
 from models.imports import (
     ClientImport,
-    ClientImportFile,
+    ClientImportFileChunk,
     ClientImportIssue,
     ImportStatus,
     IssueSeverity,
@@ -22,7 +22,7 @@ __all__ = [
     "AuditEvent",
     "Client",
     "ClientImport",
-    "ClientImportFile",
+    "ClientImportFileChunk",
     "ClientImportIssue",
     "FormAcknowledgement",
     "FormDocument",

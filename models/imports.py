@@ -71,22 +71,27 @@ class ClientImport(Model):
         indexes = (("provider_id", "created_at"),)
 
 
-class ClientImportFile(Model):
-    """The uploaded bytes, written once and read by the worker.
+class ClientImportFileChunk(Model):
+    """A piece of an uploaded file, written once and read by the worker in seq order.
 
     Kept apart from the job row, which changes with every batch: SQLite rewrites a whole
     row on UPDATE, and every read of a job (lists, progress) would otherwise carry the file.
+    In pieces (a mebibyte each, the last one less), so that neither the API nor the worker
+    ever holds the whole file, nor does the database driver build one value of its size.
     """
 
-    client_import: fields.OneToOneRelation[ClientImport] = fields.OneToOneField(
-        "models.ClientImport", related_name="file", on_delete=fields.CASCADE, primary_key=True
+    id = fields.BigIntField(primary_key=True)
+    client_import: fields.ForeignKeyRelation[ClientImport] = fields.ForeignKeyField(
+        "models.ClientImport", related_name="file_chunks", on_delete=fields.CASCADE
     )
+    seq = fields.IntField()
     data = fields.BinaryField()
 
     client_import_id: UUID
 
     class Meta:
-        table = "client_import_files"
+        table = "client_import_file_chunks"
+        unique_together = (("client_import", "seq"),)
 
 
 class ClientImportIssue(Model):

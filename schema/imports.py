@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -394,10 +395,11 @@ class ImportMutations:
         input: Annotated[StartClientImportInput, strawberry.argument(description="The file.")],
     ) -> StartClientImportResult:
         ctx = info.context
-        upload: Any = input.file  # a Starlette UploadFile
+        upload: Any = input.file  # a Starlette UploadFile, spooled to a temporary file
         request = imports.ImportRequest(
             file_name=getattr(upload, "filename", None) or "upload",
-            data=await upload.read(imports.upload_read_limit(ctx.services)),
+            # read from that file a chunk at a time, never copied into memory whole
+            file=await asyncio.to_thread(imports.open_upload, upload.file),
             dry_run=bool(input.dry_run),
             send_invitations=input.send_invitations is not False,
             column_mapping={m.field: m.column for m in input.column_mapping or []} or None,

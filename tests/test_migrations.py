@@ -84,10 +84,15 @@ def test_import_files_move_to_their_own_table(tmp_path: Path) -> None:
     _migrate(url)
     with sqlite3.connect(path) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(client_imports)")}
-        stored = db.execute("SELECT client_import_id, data FROM client_import_files").fetchall()
+        # 0005 moved it to client_import_files, 0010 on into pieces (one, for an old file)
+        stored = db.execute(
+            "SELECT client_import_id, seq, data FROM client_import_file_chunks"
+        ).fetchall()
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         issues = db.execute("SELECT client_import_id, row FROM client_import_issues").fetchall()
     assert "file_data" not in columns
-    assert stored == [(import_id, data)]
+    assert stored == [(import_id, 0, data)]
+    assert "client_import_files" not in tables
     assert issues == [(import_id, 2)]  # rebuilding the table would have cascaded them away
 
 

@@ -20,6 +20,7 @@ from resolvers.bulk_sql import (
     select_in,
 )
 from resolvers.effects import EmailKind
+from resolvers.imports.duplicates import DuplicateMemory
 from resolvers.names import search_fields
 
 
@@ -36,10 +37,10 @@ class BatchResult:
     client_ids: list[str] = field(default_factory=list)
 
 
-def email_key(email: str) -> int:
-    """A 128-bit digest of an e-mail: the duplicate memory of a million-row file then takes
-    about a fifth less than keeping the addresses, and no address stays in memory."""
-    return int.from_bytes(hashlib.blake2b(email.encode(), digest_size=16).digest())
+def email_key(email: str) -> bytes:
+    """A 128-bit digest of an e-mail, the key of the duplicate memory: no address stays in
+    memory, and a million of them fit in about 22 MB (see DuplicateMemory)."""
+    return hashlib.blake2b(email.encode(), digest_size=16).digest()
 
 
 def _duplicate(row: ClientRow, first_row: int | None) -> RowIssue:
@@ -56,7 +57,7 @@ def _duplicate(row: ClientRow, first_row: int | None) -> RowIssue:
 class BatchWriter:
     """Classifies one batch and writes clients, list entries, invitations and issues."""
 
-    def __init__(self, conn: BaseDBAsyncClient, job: ClientImport, seen: dict[int, int]) -> None:
+    def __init__(self, conn: BaseDBAsyncClient, job: ClientImport, seen: DuplicateMemory) -> None:
         self.conn = conn
         self.job = job
         # email_key -> first row, for duplicates within the file (dry runs keep it in memory)

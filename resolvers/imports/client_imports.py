@@ -11,13 +11,14 @@ from uuid import UUID
 
 from tortoise.expressions import Q
 
-from importing import inspect_file
+from importing import Source, inspect_file
+from importing import open_upload as open_upload  # re-exported for the schema
 from importing.errors import FileErrorCode
 from importing.errors import ImportFileError as ImportFileError  # re-exported for the schema
 from importing.model import ClientField as ClientField  # re-exported for the schema
 from importing.model import ImportFormat as ImportFormat  # re-exported for the schema
 from importing.plans import plan_to_json
-from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
+from models import ClientImport, ClientImportIssue, ImportStatus
 from resolvers.actor import Actor
 from resolvers.cursors import (
     count_of,
@@ -29,7 +30,7 @@ from resolvers.cursors import (
 from resolvers.effects import ImportProgress, Job, import_channel, import_job_id
 from resolvers.errors import DomainError, InvalidState, NotFound, RateLimited
 from resolvers.imports.campaigns import TERMINAL, is_done
-from resolvers.imports.runner import forget_file
+from resolvers.imports.files import forget_file, store_file
 from resolvers.pages import Page, page_size
 from resolvers.policies import parse_id, require_provider, require_verified_provider
 from resolvers.ports import Listen, Services
@@ -41,7 +42,8 @@ IMPORTS_PER_HOUR = 60
 @dataclass(frozen=True)
 class ImportRequest:
     file_name: str
-    data: bytes
+    # Read where it lies (the API's spooled upload, the operator's file), a chunk at a time.
+    file: Source
     dry_run: bool = False
     send_invitations: bool = True
     column_mapping: dict[ClientField, str] | None = None
@@ -50,11 +52,6 @@ class ImportRequest:
 def _file_name(raw: str | None) -> str:
     name = PurePath((raw or "").replace("\\", "/")).name.strip()
     return (name or "upload")[:255]
-
-
-def upload_read_limit(services: Services) -> int:
-    """How much of an upload to read: one byte over the cap is enough to refuse it."""
-    return services.settings.max_upload_bytes + 1
 
 
 async def start_import(
@@ -67,7 +64,7 @@ async def start_import(
         f"import:provider:{provider_id}", limit=IMPORTS_PER_HOUR, window_seconds=3600
     ):
         raise RateLimited("Too many imports in the last hour. Try again later.")
-    if len(request.data) > settings.max_upload_bytes:
+    if request.file.size > settings.max_upload_bytes:
         raise ImportFileError(
             FileErrorCode.FILE_TOO_LARGE,
             f"The file is larger than {settings.max_upload_bytes // 1_000_000} MB. "
@@ -75,7 +72,7 @@ async def start_import(
         )
     plan = await asyncio.to_thread(
         inspect_file,
-        request.data,
+        request.file,
         column_mapping=request.column_mapping,
         max_rows=settings.max_import_rows,
         max_bytes=settings.max_upload_bytes,
@@ -96,7 +93,7 @@ async def start_import(
             total_rows=plan.total_rows,
             using_db=conn,
         )
-        await ClientImportFile.create(client_import=job, data=request.data, using_db=conn)
+        await store_file(conn, job.id, request.file)
         uow.enqueue(Job.RUN_IMPORT, str(job.id), job_id=import_job_id(job.id))
         return job
 

@@ -13,11 +13,11 @@ from uuid import UUID
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 
-from importing import inspect_file, iter_rows
+from importing import Source, inspect_file, iter_rows
 from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, RowError
 from importing.plans import plan_from_json
-from models import ClientImport, ClientImportFile, ClientImportIssue, ImportStatus
+from models import ClientImport, ClientImportIssue, ImportStatus
 from resolvers.effects import (
     ClientsChanged,
     ImportProgress,
@@ -29,6 +29,8 @@ from resolvers.effects import (
 from resolvers.imports.batches import BatchResult, BatchWriter
 from resolvers.imports.campaigns import TERMINAL as TERMINAL
 from resolvers.imports.campaigns import close_if_done
+from resolvers.imports.duplicates import DuplicateMemory
+from resolvers.imports.files import forget_file, stored_file
 from resolvers.ports import Services
 from resolvers.unit_of_work import in_transaction_retried
 
@@ -125,11 +127,6 @@ async def fail(services: Services, import_id: UUID, reason: str) -> None:
     await _finish(services, job, ImportStatus.FAILED, reason)
 
 
-async def forget_file(import_id: UUID, conn: BaseDBAsyncClient | None = None) -> None:
-    """Drop an import's uploaded file (client data) once nothing will read it again."""
-    await ClientImportFile.filter(client_import_id=import_id).using_db(conn).delete()
-
-
 async def run_import(
     services: Services, import_id: UUID, owner: str, *, reclaim: bool = False
 ) -> str:
@@ -143,14 +140,18 @@ async def run_import(
         return job.status.value
     if job.dry_run and job.processed_rows:
         await _reset_counts(job)  # a dry run keeps its duplicate memory only in this process
-    stored = await ClientImportFile.filter(client_import_id=job.id).values_list("data", flat=True)
-    if not stored:
-        await _finish(
-            services, job, ImportStatus.FAILED, "The file is no longer stored. Upload it again."
-        )
-        return job.status.value
-    data = bytes(stored[0])
-    del stored
+    async with stored_file(job.id) as data:
+        if data is None:
+            await _finish(
+                services, job, ImportStatus.FAILED, "The file is no longer stored. Upload it again."
+            )
+            return job.status.value
+        return await _import_rows(services, job, data, owner)
+
+
+async def _import_rows(services: Services, job: ClientImport, data: Source, owner: str) -> str:
+    """Plan the file if it has no stored plan, then write its rows batch by batch."""
+    settings = services.settings
     plan = plan_from_json(job.file_plan or {})
     try:
         if plan is None:  # stored by an older version: inspect again
@@ -158,16 +159,14 @@ async def run_import(
                 inspect_file,
                 data,
                 column_mapping=_mapping(job),
-                max_rows=services.settings.max_import_rows,
-                max_bytes=services.settings.max_upload_bytes,
+                max_rows=settings.max_import_rows,
+                max_bytes=settings.max_upload_bytes,
             )
     except ImportFileError as error:
         await _finish(services, job, ImportStatus.FAILED, error.message)
         return job.status.value
-    rows = iter_rows(
-        data, plan, start_after=job.processed_rows, phone_region=services.settings.phone_region
-    )
-    seen: dict[int, int] = {}
+    rows = iter_rows(data, plan, start_after=job.processed_rows, phone_region=settings.phone_region)
+    seen = DuplicateMemory()
     await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
     size = min(settings.import_batch_rows, PROGRESS_ROWS)
     # The next batch is parsed in a thread while this one is written (SQLite and asyncpg
@@ -184,7 +183,8 @@ async def run_import(
         size = _next_size(size, len(batch), time.monotonic() - started, settings.import_batch_rows)
         await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
         if job.cancel_requested:
-            following.cancel()
+            # Not cancelled: its thread would read on from a file about to be closed.
+            await asyncio.wait([following])
             await _finish(services, job, ImportStatus.CANCELLED)
             return job.status.value
         batch = await following
@@ -225,16 +225,15 @@ async def _commit_batch(
     services: Services,
     job: ClientImport,
     batch: list[ClientRow | RowError],
-    seen: dict[int, int],
+    seen: DuplicateMemory,
     owner: str,
 ) -> ClientImport:
     now = datetime.now(UTC)
-    seen_before = dict(seen)
+    seen.mark()
 
     async def work(conn: BaseDBAsyncClient) -> BatchResult:
         # A retried attempt starts from the duplicate memory the batch began with.
-        seen.clear()
-        seen.update(seen_before)
+        seen.rollback()
         writer = BatchWriter(conn, job, seen)
         result = await writer.apply(batch)
         # The checkpoint moves with the batch, and only while this worker holds the lease.
