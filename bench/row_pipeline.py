@@ -32,6 +32,7 @@ from bench.datagen import (
 )
 from importing import ClientRow, inspect_file, iter_rows
 from importing.csv_reader import _data_rows
+from importing.source import source_of
 from importing.vcard_lines import cards
 from importing.vcard_reader import _parse
 from importing.xlsx_reader import _numbered, _open, _rows
@@ -86,8 +87,9 @@ def files(n: int) -> dict[tuple[str, str], bytes]:
     }
 
 
-def read_only(kind: str, data: bytes, plan: Any) -> int:
+def read_only(kind: str, raw: bytes, plan: Any) -> int:
     count = 0
+    data = source_of(raw)
     if kind == "csv":
         for _ in _data_rows(data, plan.layout):
             count += 1

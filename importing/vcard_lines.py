@@ -9,7 +9,7 @@ from itertools import chain
 
 from importing.source import Source
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18  # 256 KiB of text: a few MB of line strings at a time, however long the file
 _GROUP_KINDS = ("KIND", "X-ADDRESSBOOKSERVER-KIND")
 # RFC 6350 allows a group on any line, BEGIN and END too: "item.BEGIN:VCARD".
 GROUPED_BEGIN = re.compile(r"[A-Za-z0-9-]{1,64}\.BEGIN:", re.IGNORECASE)

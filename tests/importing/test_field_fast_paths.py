@@ -26,6 +26,7 @@ from importing.fields import (
 )
 from importing.model import ClientField
 from importing.rows import RowBuilder
+from importing.source import source_of
 from importing.tabular import client_rows, picked_rows
 from importing.xlsx_reader import cell_text
 from resolvers.names import fold, search_fields
@@ -243,7 +244,7 @@ def test_plain_columns_read_as_the_pickers_do() -> None:
     ]
     data = ("\r\n".join(lines) + "\r\n").encode()
     plan = inspect_file(data)
-    records = list(_data_rows(data, plan.layout))
+    records = list(_data_rows(source_of(data), plan.layout))
     plain = list(client_rows(records, plan, start_after=1, region="US"))
     assert plain == list(picked_rows(records, plan, 1, "US", None))
     assert len(plain) == 4
