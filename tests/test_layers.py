@@ -47,3 +47,25 @@ def test_schema_takes_only_enums_and_row_types_from_models() -> None:
     for name in taken:
         value = getattr(models, name)
         assert inspect.isclass(value) and issubclass(value, Enum | Model), name
+
+
+RESOLVERS = SCHEMA.parent / "resolvers"
+
+
+def test_use_cases_release_effects_only_through_the_unit_of_work() -> None:
+    """A job enqueued or an event published before its transaction commits (or after it
+    rolled back) is the bug DESIGN §6 rules out: use cases call `uow.enqueue` and
+    `uow.publish`, which unit_of_work.py releases after commit."""
+    offenders = []
+    for path in sorted(RESOLVERS.rglob("*.py")):
+        if path.name == "unit_of_work.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"publish", "enqueue"}
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr in {"events", "queue"}
+            ):
+                offenders.append(f"{path.relative_to(RESOLVERS)}:{node.lineno}")
+    assert offenders == []

@@ -26,13 +26,13 @@ from resolvers.effects import (
     import_channel,
     outbox_batch_job_id,
 )
-from resolvers.imports.batches import BatchResult, BatchWriter
+from resolvers.imports.batches import BatchWriter
 from resolvers.imports.campaigns import TERMINAL as TERMINAL
 from resolvers.imports.campaigns import close_if_done
 from resolvers.imports.duplicates import DuplicateMemory
 from resolvers.imports.files import forget_file, stored_file
 from resolvers.ports import Services
-from resolvers.unit_of_work import in_transaction_retried
+from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +77,7 @@ async def claim(
     )
     if taken != 1:
         return None
-    job = await ClientImport.get(id=import_id)
-    if job.started_at is None:
-        job.started_at = now
-        await job.save(update_fields=["started_at"])
-    return job
+    return await ClientImport.get(id=import_id)
 
 
 def _take(items: Iterator[ClientRow | RowError], size: int) -> list[ClientRow | RowError]:
@@ -101,7 +97,7 @@ async def _finish(
     job.lease_owner = None
     job.lease_expires_at = None
 
-    async def work(conn: BaseDBAsyncClient) -> None:
+    async def work(uow: UnitOfWork) -> None:
         await job.save(
             update_fields=[
                 "status",
@@ -110,15 +106,27 @@ async def _finish(
                 "lease_owner",
                 "lease_expires_at",
             ],
-            using_db=conn,
+            using_db=uow.conn,
         )
         if status is not ImportStatus.FAILED:  # a failed import keeps its file for a retry
-            await forget_file(job.id, conn)
-        await close_if_done(conn, job.id)  # no invitation was due, or the last one went first
+            await forget_file(job.id, uow.conn)
+        await close_if_done(uow.conn, job.id)  # no invitation was due, or the last went first
+        await _refresh(job, uow.conn, INVITATION_COUNTERS)
+        uow.publish(import_channel(job.id), ImportProgress.of(job))
 
-    await in_transaction_retried(work)
-    await _refresh_counts(job)
-    await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
+    await in_unit_of_work(services, work)
+
+
+async def _start(services: Services, job: ClientImport) -> None:
+    """Stamp the first start and announce the running job to its subscribers."""
+
+    async def work(uow: UnitOfWork) -> None:
+        if job.started_at is None:
+            job.started_at = datetime.now(UTC)
+            await job.save(update_fields=["started_at"], using_db=uow.conn)
+        uow.publish(import_channel(job.id), ImportProgress.of(job))
+
+    await in_unit_of_work(services, work)
 
 
 async def fail(services: Services, import_id: UUID, reason: str) -> None:
@@ -167,7 +175,7 @@ async def _import_rows(services: Services, job: ClientImport, data: Source, owne
         return job.status.value
     rows = iter_rows(data, plan, start_after=job.processed_rows, phone_region=settings.phone_region)
     seen = DuplicateMemory()
-    await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
+    await _start(services, job)
     size = min(settings.import_batch_rows, PROGRESS_ROWS)
     # The next batch is parsed in a thread while this one is written (SQLite and asyncpg
     # release the GIL while they work).
@@ -181,7 +189,6 @@ async def _import_rows(services: Services, job: ClientImport, data: Source, owne
             await asyncio.wait([following])
             raise
         size = _next_size(size, len(batch), time.monotonic() - started, settings.import_batch_rows)
-        await services.events.publish(import_channel(job.id), ImportProgress.of(job).to_json())
         if job.cancel_requested:
             # Not cancelled: its thread would read on from a file about to be closed.
             await asyncio.wait([following])
@@ -201,10 +208,18 @@ def _next_size(size: int, rows: int, seconds: float, most: int) -> int:
     return max(min(fitting, PROGRESS_ROWS, most), min(MIN_BATCH_ROWS, most))
 
 
-async def _refresh_counts(job: ClientImport) -> None:
-    fresh = await ClientImport.filter(id=job.id).values(
-        "invitations_total", "invitations_sent", "invitations_failed", "invitations_finished_at"
-    )
+INVITATION_COUNTERS = (
+    "invitations_total",
+    "invitations_sent",
+    "invitations_failed",
+    "invitations_finished_at",
+)
+
+
+async def _refresh(job: ClientImport, conn: BaseDBAsyncClient, fields: tuple[str, ...]) -> None:
+    """Read back only the moving parts of the job row (the delivery worker moves the
+    invitation counters), inside the transaction that publishes them."""
+    fresh = await ClientImport.filter(id=job.id).using_db(conn).values(*fields)
     for name, value in fresh[0].items():
         setattr(job, name, value)
 
@@ -231,7 +246,8 @@ async def _commit_batch(
     now = datetime.now(UTC)
     seen.mark()
 
-    async def work(conn: BaseDBAsyncClient) -> BatchResult:
+    async def work(uow: UnitOfWork) -> None:
+        conn = uow.conn
         # A retried attempt starts from the duplicate memory the batch began with.
         seen.rollback()
         writer = BatchWriter(conn, job, seen)
@@ -254,29 +270,17 @@ async def _commit_batch(
         )
         if moved != 1:
             raise LeaseLost
-        return result
+        if result.outbox_ids:
+            # One delivery job per batch; the sweeper picks up any that this misses.
+            uow.enqueue(
+                Job.DELIVER_OUTBOX_BATCH,
+                [str(i) for i in result.outbox_ids],
+                job_id=outbox_batch_job_id(result.outbox_ids[0]),
+            )
+        if result.client_ids:
+            uow.publish(clients_channel(job.provider_id), ClientsChanged.of(*result.client_ids))
+        await _refresh(job, conn, (*COUNTERS, "cancel_requested", *INVITATION_COUNTERS))
+        uow.publish(import_channel(job.id), ImportProgress.of(job))
 
-    result = await in_transaction_retried(work)
-    if result.outbox_ids:
-        # One delivery job per batch; the sweeper picks up any that this misses.
-        await services.queue.enqueue(
-            Job.DELIVER_OUTBOX_BATCH,
-            [str(i) for i in result.outbox_ids],
-            job_id=outbox_batch_job_id(result.outbox_ids[0]),
-        )
-    if result.client_ids:
-        await services.events.publish(
-            clients_channel(job.provider_id), ClientsChanged.of(*result.client_ids).to_json()
-        )
-    # Only the moving parts, not the whole row.
-    fresh = await ClientImport.filter(id=job.id).values(
-        *COUNTERS,
-        "cancel_requested",
-        "invitations_total",
-        "invitations_sent",
-        "invitations_failed",
-        "invitations_finished_at",
-    )
-    for name, value in fresh[0].items():
-        setattr(job, name, value)
+    await in_unit_of_work(services, work)
     return job
