@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -239,42 +240,69 @@ async def _send_queue(
                 queue.clear()
 
 
-async def _deliver_claimed(  # noqa: C901 - render, send, settle one batch; to be split
+async def _deliver_claimed(
     services: Services, transport: MailTransport, marks: SentMarks, messages: list[OutboxMessage]
 ) -> Counter[str]:
     """One batch already claimed: render, send over one connection, settle in one transaction."""
     rendered = await _render(services, messages)
-    by_id = {m.id: m for m in messages}
-    owner: dict[UUID, RenderedBatch] = {}
-    mails: list[tuple[UUID, Rendered]] = []
-    for batch in rendered:
-        for message_id, mail in batch.mails.items():
-            owner[message_id] = batch
-            mails.append((message_id, mail))
+    mails = [(i, mail) for batch in rendered for i, mail in batch.mails.items()]
     already = await marks.marked([i for i, _ in mails])  # accepted before a worker died
     sent, failed = await _send_all(transport, marks, [m for m in mails if m[0] not in already])
-    sent = [i for i, _ in mails if i in already] + sent
-    max_attempts = services.settings.outbox_max_attempts
-    gave_up = [i for i, _ in failed.items() if by_id[i].attempts + 1 >= max_attempts]
-    settled = Settled.empty()
-    for message_id in sent:
-        _count(settled.sent, by_id[message_id])
-    for message_id in gave_up:
-        _count(settled.failed, by_id[message_id])
-    for batch in rendered:
-        for message_id in batch.cancelled:
-            _count(settled.cancelled, by_id[message_id])
+    done = _Delivered(
+        by_id={m.id: m for m in messages},
+        rendered=rendered,
+        sent=[i for i, _ in mails if i in already] + sent,
+        failed=failed,
+        max_attempts=services.settings.outbox_max_attempts,
+    )
+    # Sent is sent: a lock met here must not leave the rows to be delivered twice.
+    await in_unit_of_work(services, done.settle)
+    for message_id, error in failed.items():
+        log.warning("outbox %s attempt %d failed: %s", message_id, done.attempt(message_id), error)
+    return done.outcome()
 
-    async def settle(uow: UnitOfWork) -> None:
+
+@dataclass
+class _Delivered:
+    """What sending one claimed batch came to, and the transaction that records it."""
+
+    by_id: dict[UUID, OutboxMessage]
+    rendered: list[RenderedBatch]
+    sent: list[UUID]
+    failed: dict[UUID, str]  # message id -> the error, for a retry or the last attempt
+    max_attempts: int
+
+    def attempt(self, message_id: UUID) -> int:
+        return self.by_id[message_id].attempts + 1
+
+    @property
+    def gave_up(self) -> list[UUID]:
+        return [i for i in self.failed if self.attempt(i) >= self.max_attempts]
+
+    def settled(self) -> Settled:
+        """Each import's sent, failed and cancelled invitations in this batch."""
+        settled = Settled.empty()
+        for message_id in self.sent:
+            _count(settled.sent, self.by_id[message_id])
+        for message_id in self.gave_up:
+            _count(settled.failed, self.by_id[message_id])
+        for batch in self.rendered:
+            for message_id in batch.cancelled:
+                _count(settled.cancelled, self.by_id[message_id])
+        return settled
+
+    async def settle(self, uow: UnitOfWork) -> None:
         now = datetime.now(UTC)
         conn = uow.conn
-        if sent:
+        if self.sent:
             await (
-                OutboxMessage.filter(id__in=sent)
+                OutboxMessage.filter(id__in=self.sent)
                 .using_db(conn)
                 .update(status=OutboxStatus.SENT, sent_at=now, locked_until=None)
             )
-        for batch in rendered:
+        gave_up = set(self.gave_up)
+        sent = set(self.sent)
+        for batch in self.rendered:
             for message_id, reason in batch.cancelled.items():
                 await (
                     OutboxMessage.filter(id=message_id)
@@ -283,37 +311,38 @@ async def _deliver_claimed(  # noqa: C901 - render, send, settle one batch; to b
                         status=OutboxStatus.CANCELLED, last_error=reason[:200], locked_until=None
                     )
                 )
-            await batch.after_send(uow, [i for i in sent if owner.get(i) is batch])
-            await batch.after_give_up(uow, [i for i in gave_up if owner.get(i) is batch])
-        for message_id, error in failed.items():
-            attempts = by_id[message_id].attempts + 1
-            await (
-                OutboxMessage.filter(id=message_id)
-                .using_db(conn)
-                .update(
-                    status=OutboxStatus.FAILED
-                    if attempts >= max_attempts
-                    else OutboxStatus.PENDING,
-                    attempts=attempts,
-                    available_at=now + backoff(attempts),
-                    last_error=error,
-                    locked_until=None,
-                )
-            )
-        for import_id in await record_settled(conn, settled):
+            await batch.after_send(uow, [i for i in batch.mails if i in sent])
+            await batch.after_give_up(uow, [i for i in batch.mails if i in gave_up])
+        for message_id, error in self.failed.items():
+            await self._retry_or_fail(conn, message_id, error, now)
+        for import_id in await record_settled(conn, self.settled()):
             job = await ClientImport.filter(id=import_id).using_db(conn).get()
             uow.publish(import_channel(import_id), ImportProgress.of(job))
 
-    # Sent is sent: a lock met here must not leave the rows to be delivered twice.
-    await in_unit_of_work(services, settle)
-    for message_id, error in failed.items():
-        log.warning(
-            "outbox %s attempt %d failed: %s", message_id, by_id[message_id].attempts + 1, error
+    async def _retry_or_fail(
+        self, conn: BaseDBAsyncClient, message_id: UUID, error: str, now: datetime
+    ) -> None:
+        attempts = self.attempt(message_id)
+        await (
+            OutboxMessage.filter(id=message_id)
+            .using_db(conn)
+            .update(
+                status=OutboxStatus.FAILED
+                if attempts >= self.max_attempts
+                else OutboxStatus.PENDING,
+                attempts=attempts,
+                available_at=now + backoff(attempts),
+                last_error=error,
+                locked_until=None,
+            )
         )
-    outcome: Counter[str] = Counter(sent=len(sent), retry=len(failed) - len(gave_up))
-    outcome["failed"] = len(gave_up)
-    outcome["cancelled"] = sum(len(b.cancelled) for b in rendered)
-    return outcome
+
+    def outcome(self) -> Counter[str]:
+        gave_up = len(self.gave_up)
+        outcome: Counter[str] = Counter(sent=len(self.sent), retry=len(self.failed) - gave_up)
+        outcome["failed"] = gave_up
+        outcome["cancelled"] = sum(len(b.cancelled) for b in self.rendered)
+        return outcome
 
 
 def _count(counter: Counter[str], message: OutboxMessage) -> None:
