@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from models import (
     Client,
@@ -18,6 +19,8 @@ from models import (
     OutboxMessage,
     ProviderClient,
 )
+from resolvers.imports.batches import BatchWriter
+from resolvers.imports.duplicates import DuplicateMemory
 from resolvers.imports.runner import claim
 from tests.support import (
     Api,
@@ -298,3 +301,28 @@ async def test_a_second_job_for_an_import_running_in_this_worker_does_nothing(ap
     assert await run_import_job({"import_slots": slots}, import_id) == "already-running-here"
     assert slots.free == 2
     assert (await ClientImport.get(id=import_id)).status.value == "QUEUED"
+
+
+async def test_the_batch_look_up_is_planned_for_the_list_as_it_is(api: Api) -> None:
+    """asyncpg prepares the look-up once per connection; PostgreSQL would switch it to a
+    generic plan made while a new list was small, and keep scanning the list whole as the
+    import grows it. SQLite plans every statement afresh anyway; there the look-up's answer
+    is checked."""
+    token, _ = await sign_up_provider(api)
+    added = await add_client(api, token, email="on-the-list@example.org")
+    assert added["__typename"] == "AddClientSuccess", added
+    job = await ClientImport.get(id=(await start_import(api, token, many(2)))["clientImport"]["id"])
+    async with in_transaction() as conn:
+        for _ in range(8):  # past the five custom plans after which a generic one may stick
+            found = await BatchWriter(conn, job, DuplicateMemory())._on_list(
+                ["on-the-list@example.org", "not-on-it@example.org"]
+            )
+            assert found == {"on-the-list@example.org": None}
+        if conn.capabilities.dialect == "postgres":
+            plans = await conn.execute_query_dict(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE '%source_import_id FROM provider_clients%' "
+                "AND statement NOT LIKE '%pg_prepared_statements%'"  # not this query itself
+            )
+            assert plans and sum(p["custom_plans"] for p in plans) >= 8, plans
+            assert all(p["generic_plans"] == 0 for p in plans), plans

@@ -95,6 +95,12 @@ class BatchWriter:
         Only the provider's own list is looked at, never accounts: a file of addresses
         learns nothing about who has one (DESIGN §3).
         """
+        if is_postgres(self.conn):
+            # Planned with the list as it is now: asyncpg prepares the look-up once per
+            # connection, and a generic plan PostgreSQL settles on while a new list is small
+            # keeps scanning it whole as the import grows it (1,300 rows/s on a first
+            # 100,000-row import against 11,000 on the next). For this transaction only.
+            await self.conn.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
         return {
             str(row["email"]): str(row["source_import_id"]) if row["source_import_id"] else None
             for row in await select_in(
