@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from caseload.embedded_redis import EmbeddedRedis, free_port
@@ -13,7 +16,7 @@ from caseload.redis import connect, make_services
 from caseload.settings import EmailBackend
 from models import OutboxMessage, OutboxStatus
 from tests.support import Api, mail_files, record_outcome, run_worker, sign_up_provider
-from workers.outbox import deliver, sweep
+from workers.outbox import _claim, deliver, sweep
 
 
 async def _backdate() -> None:
@@ -134,3 +137,23 @@ async def test_a_claimed_message_is_not_sent_twice(api: Api) -> None:
         await redis.aclose()
     assert results == ["sent", "skipped", "skipped"]
     assert len(mail_files(api.settings)) == 1
+
+
+@pytest.mark.usefixtures("api")  # an empty database and Redis
+async def test_workers_claiming_the_same_rows_at_once_never_share_one() -> None:
+    """Two deliveries of one batch at the same moment (a job and the sweeper's, or two
+    workers): each row goes to exactly one claim. On PostgreSQL the claim once read the rows
+    without its FOR UPDATE and both workers took them."""
+    now = datetime.now(UTC)
+    for _ in range(5):
+        rows = [
+            OutboxMessage(id=uuid4(), kind="email.confirm_account", payload={}, available_at=now)
+            for _ in range(200)
+        ]
+        await OutboxMessage.bulk_create(rows)
+        ids = [row.id for row in rows]
+        first, second, third = await asyncio.gather(_claim(ids), _claim(ids), _claim(ids))
+        claims = [{m.id for m in taken} for taken in (first, second, third)]
+        assert sum(len(c) for c in claims) == len(ids), [len(c) for c in claims]
+        assert set().union(*claims) == set(ids)
+        await OutboxMessage.filter(id__in=ids).delete()

@@ -66,19 +66,31 @@ async def _claim(message_ids: Sequence[UUID]) -> list[OutboxMessage]:
     async def work(conn: BaseDBAsyncClient) -> list[UUID]:
         taken: list[UUID] = []
         for part in _slices(message_ids, CLAIM_SLICE):
-            free = await (
-                OutboxMessage.filter(_claimable(now), id__in=list(part))
+            # Model rows, not values_list: Tortoise drops FOR UPDATE from a values_list query,
+            # and two workers then both took the same PENDING row on PostgreSQL.
+            free = [
+                row.id
+                for row in await OutboxMessage.filter(_claimable(now), id__in=list(part))
                 .using_db(conn)
                 .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)
-            )
+                .only("id")
+            ]
             if free:
+                # Claimable still (a row taken meanwhile is left out), and ours only if it
+                # carries this claim's lease.
                 await (
-                    OutboxMessage.filter(id__in=free)
+                    OutboxMessage.filter(_claimable(now), id__in=free)
                     .using_db(conn)
                     .update(status=OutboxStatus.SENDING, locked_until=until)
                 )
-                taken.extend(free)  # type: ignore[arg-type]
+                mine = await (
+                    OutboxMessage.filter(
+                        id__in=free, status=OutboxStatus.SENDING, locked_until=until
+                    )
+                    .using_db(conn)
+                    .only("id")
+                )
+                taken.extend(row.id for row in mine)
         return taken
 
     taken = await in_transaction_retried(work)
