@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import random
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from xml.sax.saxutils import escape
 
 FIRST = ["Ava", "Liam", "Zoë", "José", "Fatima", "Chen", "Noah", "Aisha", "Mateo", "Nora"]
@@ -300,9 +300,13 @@ def make_xlsx(n: int, *, seed: int = 7, domain: str = "example.org") -> bytes:
 
 def make_vcf(n: int, *, seed: int = 7, domain: str = "example.org") -> bytes:
     """An iPhone-style vCard 3.0 file with n cards and one group card."""
+    return make_vcf_from(client_records(n, seed=seed, domain=domain))
+
+
+def make_vcf_from(records: Iterable[list[str]]) -> bytes:
+    """An iPhone-style vCard 3.0 file with a card per record and one group card."""
     out = io.StringIO()
-    for record in client_records(n, seed=seed, domain=domain):
-        _, first, last, _, email, phone, dob, _, _ = record
+    for _, first, last, _, email, phone, dob, _, _ in records:
         month, day, year = dob.split("/")
         out.write(
             "BEGIN:VCARD\r\nVERSION:3.0\r\n"

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from bench.datagen import (
     client_records,
     make_csv,
     make_realistic_csv,
+    make_vcf_from,
     realistic_records,
     xlsx_from_sheets,
 )
@@ -51,26 +51,6 @@ def make_xlsx_from(records: Iterable[list[str]]) -> bytes:
         phone: Any = int(digits) if digits and plain == digits else record[5]
         rows.append([*record[:5], phone, *record[6:]])
     return xlsx_from_sheets({"Clients": rows})
-
-
-def make_vcf_from(records: Iterable[list[str]]) -> bytes:
-    """An iPhone-style vCard 3.0 file with a card per record and one group card."""
-    out = io.StringIO()
-    for _, first, last, _, email, phone, dob, _, _ in records:
-        month, day, year = dob.split("/")
-        out.write(
-            "BEGIN:VCARD\r\nVERSION:3.0\r\n"
-            f"N:{last};{first};;;\r\nFN:{first} {last}\r\n"
-            f"EMAIL;type=INTERNET;type=HOME;type=pref:{email}\r\n"
-            f"item1.TEL;type=CELL;type=VOICE;type=pref:{phone}\r\n"
-            "item1.X-ABLabel:mobile\r\n"
-            "TEL;type=HOME;type=VOICE:+1 212 555 0100\r\n"
-            f"BDAY;value=date:{year}-{month}-{day}\r\n"
-            "END:VCARD\r\n"
-        )
-    out.write("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Clients;;;;\r\nFN:Clients\r\n")
-    out.write("X-ADDRESSBOOKSERVER-KIND:group\r\nEND:VCARD\r\n")
-    return out.getvalue().encode()
 
 
 def files(n: int) -> dict[tuple[str, str], bytes]:

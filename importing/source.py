@@ -6,25 +6,26 @@ import codecs
 import hashlib
 import io
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import BinaryIO
 
 CHUNK = 1 << 20
 
 
-class Source:
+class Source(ABC):
     """Bytes read from the start as often as a reader needs, each stream independent of the
     others, so that a reader never needs the whole file as one bytes object."""
 
     size: int
 
+    @abstractmethod
     def read_at(self, offset: int, length: int) -> bytes:
         """Up to `length` bytes from `offset` (fewer at the end of the file)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def open(self) -> BinaryIO:
         """A new seekable stream at offset 0."""
-        raise NotImplementedError
 
     def head(self, length: int) -> bytes:
         return self.read_at(0, length)
