@@ -26,11 +26,20 @@ from tortoise import Tortoise
 from caseload.embedded_redis import free_port
 from caseload.mail import make_transport
 from caseload.redis import connect, make_services
+from caseload.security import token_digest
 from caseload.settings import EmailBackend, Settings
-from models import ClientImport, OutboxMessage, OutboxStatus, ProviderClient
+from models import (
+    ClientImport,
+    OutboxMessage,
+    OutboxStatus,
+    ProviderClient,
+    VerificationPurpose,
+    VerificationToken,
+)
 from resolvers.imports.runner import run_import
 from tests.support import (
     Api,
+    link_token_of,
     many,
     record_outcome,
     run_worker,
@@ -338,6 +347,17 @@ async def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(api: Api) -> 
     # At most the one message the server took as the worker died; the ones it had accepted
     # before were marked and are recorded sent without a second copy.
     assert doubled <= 1, counts.most_common(3)
+    # The link of every e-mail that went out still works: the rows the dead worker had sent
+    # are recorded sent without a second render, whose fresh link would revoke the first.
+    last_copy = {str(m["Message-ID"]): m for m in smtp.messages}
+    live = {
+        t.token_hash
+        for t in await VerificationToken.filter(
+            purpose=VerificationPurpose.INVITATION, revoked_at=None, used_at=None
+        )
+    }
+    dead = [i for i, m in last_copy.items() if token_digest(link_token_of(m)) not in live]
+    assert not dead, f"{len(dead)} delivered links revoked"
     assert await _invitations().filter(status=OutboxStatus.SENT).count() == total
     job = await ClientImport.get(id=import_id)
     assert job.invitations_sent == total and job.invitations_finished_at is not None

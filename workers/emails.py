@@ -398,3 +398,18 @@ async def password_reset(services: Services, payload: dict[str, str]) -> Rendere
 BatchRenderer = Callable[[Services, list[tuple[UUID, dict[str, str]]]], Awaitable[RenderedBatch]]
 
 BATCH_RENDERERS: dict[str, BatchRenderer] = {EmailKind.INVITATION: invitations}
+
+
+async def invitations_sent_before(uow: UnitOfWork, payloads: list[dict[str, str]]) -> None:
+    """Invitations a dead worker had sent: their entries stamped sent, not rendered again (a
+    second render issues a new link, which revokes the one in the e-mail)."""
+    record_ids = [UUID(p["record_id"]) for p in payloads if "record_id" in p]
+    links = await ProviderClient.filter(id__in=record_ids).using_db(uow.conn) if record_ids else []
+    if links:
+        await _mark_invited(uow, list(links))
+
+
+SentBefore = Callable[[UnitOfWork, list[dict[str, str]]], Awaitable[None]]
+
+# The after-send effects of e-mails found already accepted (a kind not here has none).
+SENT_BEFORE: dict[str, SentBefore] = {EmailKind.INVITATION: invitations_sent_before}

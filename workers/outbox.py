@@ -27,7 +27,14 @@ from resolvers.effects import (
 from resolvers.imports.campaigns import Settled, record_settled
 from resolvers.ports import Services
 from resolvers.unit_of_work import UnitOfWork, in_transaction_retried, in_unit_of_work
-from workers.emails import BATCH_RENDERERS, RENDERERS, Rendered, RenderedBatch, one_by_one
+from workers.emails import (
+    BATCH_RENDERERS,
+    RENDERERS,
+    SENT_BEFORE,
+    Rendered,
+    RenderedBatch,
+    one_by_one,
+)
 from workers.outages import skips_outages
 
 log = logging.getLogger(__name__)
@@ -54,7 +61,7 @@ def _slices(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-async def _claim(message_ids: Sequence[UUID]) -> list[OutboxMessage]:
+async def _claim_ids(message_ids: Sequence[UUID]) -> list[UUID]:
     """Take the free rows among these for this worker, one UPDATE per slice, in one transaction.
 
     A row another worker holds under a live claim stays with it; a claim is a lease
@@ -93,18 +100,29 @@ async def _claim(message_ids: Sequence[UUID]) -> list[OutboxMessage]:
                 taken.extend(row.id for row in mine)
         return taken
 
-    taken = await in_transaction_retried(work)
+    taken = set(await in_transaction_retried(work))
+    return [i for i in message_ids if i in taken]
+
+
+async def _load(message_ids: Sequence[UUID]) -> list[OutboxMessage]:
+    """The rows of these ids, in their order (one delivery batch's: a claim of thousands
+    keeps ids, not rows, so the collector never walks them while the e-mails are built)."""
     rows: dict[UUID, OutboxMessage] = {}
-    for part in _slices(taken, CLAIM_SLICE):
+    for part in _slices(message_ids, CLAIM_SLICE):
         rows.update((m.id, m) for m in await OutboxMessage.filter(id__in=list(part)))
     return [rows[i] for i in message_ids if i in rows]
 
 
-async def _renew(messages: Sequence[OutboxMessage]) -> None:
+async def _claim(message_ids: Sequence[UUID]) -> list[OutboxMessage]:
+    """The rows `_claim_ids` took."""
+    return await _load(await _claim_ids(message_ids))
+
+
+async def _renew(message_ids: Sequence[UUID]) -> None:
     """Extend the lease of the rows this batch still holds, so no one takes them meanwhile."""
     until = datetime.now(UTC) + timedelta(seconds=CLAIM_SECONDS)
-    for part in _slices(messages, CLAIM_SLICE):
-        await OutboxMessage.filter(id__in=[m.id for m in part], status=OutboxStatus.SENDING).update(
+    for part in _slices(message_ids, CLAIM_SLICE):
+        await OutboxMessage.filter(id__in=list(part), status=OutboxStatus.SENDING).update(
             locked_until=until
         )
 
@@ -255,17 +273,22 @@ async def _send_queue(
 async def _deliver_claimed(
     services: Services, transport: MailTransport, marks: SentMarks, messages: list[OutboxMessage]
 ) -> Counter[str]:
-    """One batch already claimed: render, send over one connection, settle in one transaction."""
-    rendered = await _render(services, messages)
+    """One batch already claimed: render, send over one connection, settle in one transaction.
+
+    What a dead worker had sent (its Redis mark) is recorded sent and not rendered again: a
+    second render would issue a new link and revoke the one in the e-mail.
+    """
+    already = await marks.marked([m.id for m in messages])
+    rendered = await _render(services, [m for m in messages if m.id not in already])
     mails = [(i, mail) for batch in rendered for i, mail in batch.mails.items()]
-    already = await marks.marked([i for i, _ in mails])  # accepted before a worker died
-    sent, failed = await _send_all(transport, marks, [m for m in mails if m[0] not in already])
+    sent, failed = await _send_all(transport, marks, mails)
     done = _Delivered(
         by_id={m.id: m for m in messages},
         rendered=rendered,
-        sent=[i for i, _ in mails if i in already] + sent,
+        sent=[m.id for m in messages if m.id in already] + sent,
         failed=failed,
         max_attempts=services.settings.outbox_max_attempts,
+        sent_before=[m for m in messages if m.id in already],
     )
     # Sent is sent: a lock met here must not leave the rows to be delivered twice.
     await in_unit_of_work(services, done.settle)
@@ -283,6 +306,7 @@ class _Delivered:
     sent: list[UUID]
     failed: dict[UUID, str]  # message id -> the error, for a retry or the last attempt
     max_attempts: int
+    sent_before: list[OutboxMessage]  # accepted before a worker died: marked, not rendered
 
     def attempt(self, message_id: UUID) -> int:
         return self.by_id[message_id].attempts + 1
@@ -325,6 +349,7 @@ class _Delivered:
                 )
             await batch.after_send(uow, [i for i in batch.mails if i in sent])
             await batch.after_give_up(uow, [i for i in batch.mails if i in gave_up])
+        await _sent_before(uow, self.sent_before)
         for message_id, error in self.failed.items():
             await self._retry_or_fail(conn, message_id, error, now)
         for import_id in await record_settled(conn, self.settled()):
@@ -357,6 +382,17 @@ class _Delivered:
         return outcome
 
 
+async def _sent_before(uow: UnitOfWork, messages: list[OutboxMessage]) -> None:
+    """The after-send effects of e-mails a dead worker had sent, by kind."""
+    by_kind: dict[str, list[dict[str, str]]] = {}
+    for message in messages:
+        by_kind.setdefault(message.kind, []).append(message.payload)
+    for kind, payloads in by_kind.items():
+        effect = SENT_BEFORE.get(kind)
+        if effect is not None:
+            await effect(uow, payloads)
+
+
 def _count(counter: Counter[str], message: OutboxMessage) -> None:
     if message.import_id is not None:
         counter[str(message.import_id)] += 1
@@ -371,16 +407,13 @@ async def deliver_many(
     """Claim every row at once (a live batch's rows are never the sweeper's), then deliver
     them DELIVERY_BATCH at a time, renewing the lease of the rest as it goes."""
     marks = marks or SentMarks(None)
-    messages = await _claim(message_ids)
-    outcome: Counter[str] = Counter(skipped=len(message_ids) - len(messages))
+    taken = await _claim_ids(message_ids)
+    outcome: Counter[str] = Counter(skipped=len(message_ids) - len(taken))
     renewed = time.monotonic()
-    for start in range(0, len(messages), DELIVERY_BATCH):
-        outcome.update(
-            await _deliver_claimed(
-                services, transport, marks, messages[start : start + DELIVERY_BATCH]
-            )
-        )
-        rest = messages[start + DELIVERY_BATCH :]
+    for start in range(0, len(taken), DELIVERY_BATCH):
+        messages = await _load(taken[start : start + DELIVERY_BATCH])
+        outcome.update(await _deliver_claimed(services, transport, marks, messages))
+        rest = taken[start + DELIVERY_BATCH :]
         if rest and time.monotonic() - renewed > CLAIM_SECONDS / 3:
             await _renew(rest)
             renewed = time.monotonic()
