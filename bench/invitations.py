@@ -51,6 +51,8 @@ class RenderOnly:
     """A transport that builds each message's bytes and writes them nowhere: the worker's
     own work per e-mail (database, tokens, rendering), without the filesystem's."""
 
+    replaces_repeats = True  # as the file backend it stands for: no marks
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 

@@ -24,6 +24,7 @@ class Mail:
     subject: str
     text: str
     message_id: str  # stable per outbox row, so a receiver can drop a repeat
+    created_at: datetime | None = None  # the outbox row's; it names the file backend's file
 
 
 class MailSession(Protocol):
@@ -42,6 +43,10 @@ class MailSession(Protocol):
 
 
 class MailTransport(Protocol):
+    # True when a second send of one message (same message_id and created_at) replaces the
+    # first instead of delivering it twice: the outbox then needs no marks of accepted sends.
+    replaces_repeats: bool
+
     async def send(self, mail: Mail) -> None: ...
 
     def session(self) -> MailSession:
@@ -78,17 +83,35 @@ def build_message(settings: Settings, mail: Mail) -> EmailMessage:
 
 
 class FileTransport:
+    """One .eml file per message, written whole and then renamed into place.
+
+    An outbox message's file is named by its row (created_at, id), so sending it again (a
+    worker died before recording it sent) replaces the file: never two copies, and the file
+    holds the link of the last render, the one that works.
+    """
+
+    replaces_repeats = True
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.directory = settings.mail_dir
 
     async def send(self, mail: Mail) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        path = self.directory / f"{stamp}-{mail.message_id}-{uuid.uuid4().hex[:6]}.eml"
+        if mail.created_at is not None:
+            stamp = mail.created_at.strftime("%Y%m%dT%H%M%S%f")
+            name = f"{stamp}-{mail.message_id}-outbox.eml"
+        else:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            name = f"{stamp}-{mail.message_id}-{uuid.uuid4().hex[:6]}.eml"
+        path = self.directory / name
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(build_message(self.settings, mail)))
-        tmp.rename(path)
+        data = bytes(build_message(self.settings, mail))
+        try:
+            tmp.write_bytes(data)
+        except FileNotFoundError:  # the first message (or the folder was removed since)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+        tmp.replace(path)
 
     def session(self) -> MailSession:
         return _EachOnItsOwn(self)
@@ -124,6 +147,8 @@ class SmtpSession:
 
 
 class SmtpTransport:
+    replaces_repeats = False
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
@@ -136,6 +161,8 @@ class SmtpTransport:
 
 
 class ConsoleTransport:
+    replaces_repeats = False
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 

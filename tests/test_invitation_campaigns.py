@@ -20,11 +20,12 @@ from email.parser import BytesParser
 from typing import Any
 
 import asyncpg
+import pytest
 from aiosmtpd.controller import Controller
 from tortoise import Tortoise
 
 from caseload.embedded_redis import free_port
-from caseload.mail import make_transport
+from caseload.mail import Mail, make_transport
 from caseload.redis import connect, make_services
 from caseload.security import token_digest
 from caseload.settings import EmailBackend, Settings
@@ -40,7 +41,9 @@ from resolvers.imports.runner import run_import
 from tests.support import (
     Api,
     link_token_of,
+    mail_files,
     many,
+    read_mail,
     record_outcome,
     run_worker,
     sign_up_provider,
@@ -350,12 +353,7 @@ async def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(api: Api) -> 
     # The link of every e-mail that went out still works: the rows the dead worker had sent
     # are recorded sent without a second render, whose fresh link would revoke the first.
     last_copy = {str(m["Message-ID"]): m for m in smtp.messages}
-    live = {
-        t.token_hash
-        for t in await VerificationToken.filter(
-            purpose=VerificationPurpose.INVITATION, revoked_at=None, used_at=None
-        )
-    }
+    live = await _live_invitation_hashes()
     dead = [i for i, m in last_copy.items() if token_digest(link_token_of(m)) not in live]
     assert not dead, f"{len(dead)} delivered links revoked"
     assert await _invitations().filter(status=OutboxStatus.SENT).count() == total
@@ -370,6 +368,94 @@ async def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(api: Api) -> 
         expected=total,
         found=len(counts),
         duplicates=doubled,
+    )
+
+
+class _Killed(BaseException):
+    """What a SIGKILL is to the delivery: nothing after it runs (no settling commit)."""
+
+
+class _DiesAfter:
+    """The file backend, until the worker dies after `sends` e-mails."""
+
+    replaces_repeats = True
+
+    def __init__(self, transport: Any, sends: int) -> None:
+        self.transport = transport
+        self.left = sends
+
+    async def send(self, mail: Mail) -> None:
+        if self.left == 0:
+            raise _Killed
+        self.left -= 1
+        await self.transport.send(mail)
+
+    def session(self) -> Any:
+        return self
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+async def _live_invitation_hashes() -> set[str]:
+    return {
+        t.token_hash
+        for t in await VerificationToken.filter(
+            purpose=VerificationPurpose.INVITATION, revoked_at=None, used_at=None
+        )
+    }
+
+
+async def test_file_backend_a_batch_sent_again_leaves_one_file_each_with_a_live_link(
+    api: Api,
+) -> None:
+    """The file backend needs no marks: a worker that died after writing part of a batch
+    leaves its rows held, and the next delivery writes each of those files over its first."""
+    total = 150
+    token, _ = await sign_up_provider(api)
+    import_id = (await start_import(api, token, many(total), sendInvitations=True))["clientImport"][
+        "id"
+    ]
+    redis = await connect(api.settings.redis_url or "")
+    services = make_services(api.settings, redis)
+    try:
+        await run_import(services, (await ClientImport.get()).id, "test-owner")
+        ids = await _invitations().order_by("id").values_list("id", flat=True)
+        transport = make_transport(api.settings)
+        earlier = set(mail_files(api.settings))  # the provider's confirmation
+        with pytest.raises(_Killed):  # 30 files of the second batch written, not recorded
+            await deliver_many(services, _DiesAfter(transport, 130), ids)
+        assert await _sending_is(total - 100)
+        files_at_death = len(set(mail_files(api.settings)) - earlier)
+        await OutboxMessage.filter(status=OutboxStatus.SENDING).update(
+            locked_until=datetime.now(UTC) - timedelta(seconds=1)
+        )
+        outcome = await deliver_many(services, transport, ids)
+    finally:
+        await redis.aclose()
+    assert files_at_death == 130 and outcome["sent"] == total - 100
+    files = sorted(set(mail_files(api.settings)) - earlier)
+    messages = [read_mail(path) for path in files]
+    outbox_ids = {
+        f"<{i}@caseload.invalid>" for i in await _invitations().values_list("id", flat=True)
+    }
+    assert len(files) == total and {str(m["Message-ID"]) for m in messages} == outbox_ids
+    live = await _live_invitation_hashes()
+    assert all(token_digest(link_token_of(m)) in live for m in messages)
+    job = await ClientImport.get(id=import_id)
+    assert job.invitations_sent == total and job.invitations_finished_at is not None
+    assert not await ProviderClient.filter(invitation_sent_at=None).exists()
+    record_outcome(
+        "file backend: worker died mid delivery batch",
+        f"died after writing 130/{total} .eml files (30 not recorded) → lease expired, "
+        f"delivered again: {len(files)} files for {total} e-mails, every link live",
+        unit="messages",
+        expected=total,
+        found=len(files),
+        duplicates=len(files) - len({str(m["Message-ID"]) for m in messages}),
     )
 
 

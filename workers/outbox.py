@@ -31,7 +31,6 @@ from workers.emails import (
     BATCH_RENDERERS,
     RENDERERS,
     SENT_BEFORE,
-    Rendered,
     RenderedBatch,
     one_by_one,
 )
@@ -177,12 +176,14 @@ class MarkWriter:
         self.pending: list[UUID] = []
         self.task: asyncio.Future[None] | None = None
 
-    def add(self, message_id: UUID) -> None:
+    def add(self, message_id: UUID) -> bool:
+        """Mark it soon; whether there is a mark to write (the caller then yields to it)."""
         if self.marks.redis is None:
-            return
+            return False
         self.pending.append(message_id)
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._drain())
+        return True
 
     async def _drain(self) -> None:
         while self.pending:
@@ -220,7 +221,7 @@ async def _none(_uow: UnitOfWork, _ids: list[UUID]) -> None:
 
 
 async def _send_all(
-    transport: MailTransport, marks: SentMarks, mails: list[tuple[UUID, Rendered]]
+    transport: MailTransport, marks: SentMarks, mails: list[tuple[UUID, Mail]]
 ) -> tuple[list[UUID], dict[UUID, str]]:
     """Send over one connection; after a failed send the next message opens a new one.
 
@@ -241,7 +242,7 @@ async def _send_all(
 async def _send_queue(
     transport: MailTransport,
     writer: MarkWriter,
-    queue: list[tuple[UUID, Rendered]],
+    queue: list[tuple[UUID, Mail]],
     sent: list[UUID],
     failed: dict[UUID, str],
 ) -> None:
@@ -249,20 +250,18 @@ async def _send_queue(
         try:
             async with transport.session() as session:
                 while queue:
-                    message_id, rendered = queue[0]
+                    message_id, mail = queue[0]
                     try:
-                        await session.send(
-                            Mail(rendered.to, rendered.subject, rendered.text, str(message_id))
-                        )
+                        await session.send(mail)
                     except Exception as error:  # noqa: BLE001 - retried with backoff
                         failed[message_id] = type(error).__name__
                         queue.pop(0)
                         break  # re-open: the connection may be what failed
                     queue.pop(0)
                     sent.append(message_id)
-                    writer.add(message_id)
-                    # a transport that never waits (files) still lets the mark go out now
-                    await asyncio.sleep(0)
+                    if writer.add(message_id):
+                        # a transport that never waits (files) still lets the mark go out now
+                        await asyncio.sleep(0)
         except Exception as error:  # noqa: BLE001 - connecting (or closing) failed
             if queue:
                 for message_id, _ in queue:
@@ -278,12 +277,19 @@ async def _deliver_claimed(
     What a dead worker had sent (its Redis mark) is recorded sent and not rendered again: a
     second render would issue a new link and revoke the one in the e-mail.
     """
+    if transport.replaces_repeats:
+        marks = SentMarks(None)  # a second send of a message only replaces the first
     already = await marks.marked([m.id for m in messages])
     rendered = await _render(services, [m for m in messages if m.id not in already])
-    mails = [(i, mail) for batch in rendered for i, mail in batch.mails.items()]
+    by_id = {m.id: m for m in messages}
+    mails = [
+        (i, Mail(r.to, r.subject, r.text, str(i), created_at=by_id[i].created_at))
+        for batch in rendered
+        for i, r in batch.mails.items()
+    ]
     sent, failed = await _send_all(transport, marks, mails)
     done = _Delivered(
-        by_id={m.id: m for m in messages},
+        by_id=by_id,
         rendered=rendered,
         sent=[m.id for m in messages if m.id in already] + sent,
         failed=failed,
