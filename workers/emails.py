@@ -157,7 +157,7 @@ async def invitation(services: Services, payload: dict[str, str]) -> Rendered:
     return Rendered(
         to=link.email,
         subject=INVITATION_SUBJECT,
-        text=_invitation_text(services, token),
+        text=invitation_text(services, token),
         after_send=mark_invited,
         after_give_up=mark_failed,
     )
@@ -166,7 +166,8 @@ async def invitation(services: Services, payload: dict[str, str]) -> Rendered:
 INVITATION_SUBJECT = "You are invited to Caseload"
 
 
-def _invitation_text(services: Services, token: str) -> str:
+def invitation_text(services: Services, token: str) -> str:
+    """The invitation's whole text (bench/floors.py renders this same message)."""
     return (
         "You have been invited to connect with a provider on Caseload. Open this link to "
         "accept: you will choose a password, or enter yours if you already have a "
@@ -240,7 +241,7 @@ async def invitations(
         message_id: Rendered(
             to=link.email,
             subject=INVITATION_SUBJECT,
-            text=_invitation_text(services, tokens[link.id]),
+            text=invitation_text(services, tokens[link.id]),
         )
         for message_id, link in due.items()
     }
