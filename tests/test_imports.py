@@ -225,8 +225,13 @@ async def test_only_the_owner_reads_or_cancels(api: Api) -> None:
     assert await Client.all().count() == 0
 
 
-async def test_cancel_between_batches_keeps_committed_rows(api: Api) -> None:
-    settings = api.settings.model_copy(update={"import_batch_rows": 50})
+@pytest.mark.parametrize("child_reader_rows", [0, 1_000_000], ids=["child-reader", "in-process"])
+async def test_cancel_between_batches_keeps_committed_rows(
+    api: Api, child_reader_rows: int
+) -> None:
+    settings = api.settings.model_copy(
+        update={"import_batch_rows": 50, "import_child_reader_rows": child_reader_rows}
+    )
     token, _ = await sign_up_provider(api)
     # enough batches that the cancel lands while some are still to go, however fast they run
     result = await start_import(api, token, many(4000))
