@@ -20,6 +20,7 @@ from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, RowError
 from importing.plans import plan_from_json
 from models import ClientImport, ClientImportIssue, ImportStatus
+from resolvers.bulk_sql import is_postgres
 from resolvers.effects import (
     ClientsChanged,
     ImportProgress,
@@ -28,7 +29,7 @@ from resolvers.effects import (
     import_channel,
     outbox_batch_job_id,
 )
-from resolvers.imports.batches import BatchWriter
+from resolvers.imports.batches import BatchWriter, Prepared, prepare
 from resolvers.imports.campaigns import TERMINAL as TERMINAL
 from resolvers.imports.campaigns import close_if_done
 from resolvers.imports.duplicates import DuplicateMemory
@@ -82,8 +83,8 @@ async def claim(
     return await ClientImport.get(id=import_id)
 
 
-def _take(items: Iterator[ClientRow | RowError], size: int) -> list[ClientRow | RowError]:
-    return list(islice(items, size))
+def _take(items: Iterator[ClientRow | RowError], size: int, postgres: bool) -> Prepared:
+    return prepare(list(islice(items, size)), postgres)
 
 
 def _mapping(job: ClientImport) -> dict[ClientField, str] | None:
@@ -203,16 +204,19 @@ async def _write_rows(
     size = min(settings.import_batch_rows, PROGRESS_ROWS)
     # The next batch is parsed (or received from the child) in a thread while this one is
     # written (SQLite and asyncpg release the GIL while they work).
-    batch = await asyncio.to_thread(_take, rows, size)
-    while batch:
+    postgres = is_postgres(ClientImport._meta.db)  # the dates go in the driver's form
+    batch = await asyncio.to_thread(_take, rows, size, postgres)
+    while batch.items:
         started = time.monotonic()
-        following = asyncio.ensure_future(asyncio.to_thread(_take, rows, size))
+        following = asyncio.ensure_future(asyncio.to_thread(_take, rows, size, postgres))
         try:
             job = await _commit_batch(services, job, batch, seen, owner)
         except BaseException:
             await asyncio.wait([following])
             raise
-        size = _next_size(size, len(batch), time.monotonic() - started, settings.import_batch_rows)
+        size = _next_size(
+            size, len(batch.items), time.monotonic() - started, settings.import_batch_rows
+        )
         if job.cancel_requested:
             # Not cancelled: its thread would read on from a file about to be closed.
             await asyncio.wait([following])
@@ -263,7 +267,7 @@ class LeaseLost(Exception):
 async def _commit_batch(
     services: Services,
     job: ClientImport,
-    batch: list[ClientRow | RowError],
+    batch: Prepared,
     seen: DuplicateMemory,
     owner: str,
 ) -> ClientImport:
