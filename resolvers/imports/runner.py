@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -176,21 +176,22 @@ async def _import_rows(services: Services, job: ClientImport, data: Source, owne
     except ImportFileError as error:
         await _finish(services, job, ImportStatus.FAILED, error.message)
         return job.status.value
+    start = job.processed_rows
+    region = settings.phone_region
+    here = iter_rows(data, plan, start_after=start, phone_region=region)
     with ExitStack() as reading:
+        rows: Iterator[ClientRow | RowError] = here
         if isinstance(data, FileSource) and (
-            plan.total_rows - job.processed_rows >= settings.import_child_reader_rows
+            plan.total_rows - start >= settings.import_child_reader_rows
         ):
             # Read and validated in a child process: its own core for about half the CPU
-            # an import costs (see importing/child_rows.py).
-            rows = reading.enter_context(
-                rows_in_child(
-                    data, plan, start_after=job.processed_rows, phone_region=settings.phone_region
-                )
+            # an import costs (see importing/child_rows.py). The first batch is read here
+            # while the child starts, and the child begins after it.
+            first = _first_batch_rows(settings.import_batch_rows)
+            child = reading.enter_context(
+                rows_in_child(data, plan, start_after=start + first, phone_region=region)
             )
-        else:
-            rows = iter_rows(
-                data, plan, start_after=job.processed_rows, phone_region=settings.phone_region
-            )
+            rows = chain(islice(here, first), child)
         return await _write_rows(services, job, rows, owner)
 
 
@@ -201,7 +202,7 @@ async def _write_rows(
     settings = services.settings
     seen = DuplicateMemory()
     await _start(services, job)
-    size = min(settings.import_batch_rows, PROGRESS_ROWS)
+    size = _first_batch_rows(settings.import_batch_rows)
     # The next batch is parsed (or received from the child) in a thread while this one is
     # written (SQLite and asyncpg release the GIL while they work).
     postgres = is_postgres(ClientImport._meta.db)  # the dates go in the driver's form
@@ -225,6 +226,10 @@ async def _write_rows(
         batch = await following
     await _finish(services, job, ImportStatus.COMPLETED)
     return job.status.value
+
+
+def _first_batch_rows(batch_rows: int) -> int:
+    return min(batch_rows, PROGRESS_ROWS)
 
 
 def _next_size(size: int, rows: int, seconds: float, most: int) -> int:
