@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     max_import_rows: int = 100_000
     phone_region: str = "US"
     import_batch_rows: int = 500
+    # imports with at least this many rows left are read and validated in a child process,
+    # on another core than the writing; a smaller one is done before the child would start
+    import_child_reader_rows: int = Field(default=5000, ge=0)
     # a worker renews its lease on an import every batch; a dead worker's job resumes after this
     import_lease_seconds: int = 15
     # imports one worker process runs at once; more wait in the queue for a free slot on any

@@ -85,8 +85,15 @@ async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Ap
             await asyncio.sleep(0.01)
         assert 0 < job.processed_rows < total, "the import finished before the kill"
         killed_at_row = job.processed_rows
+        readers = _row_readers_of(first.pid)
+        assert readers, "a 20,000-row import is read in a child process"
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
+        for _ in range(100):  # the orphaned reader meets the broken pipe and exits
+            if not any(_alive(pid) for pid in readers):
+                break
+            await asyncio.sleep(0.05)
+        assert not any(_alive(pid) for pid in readers), "the row reader outlived its worker"
     finally:
         if first.poll() is None:
             first.kill()
@@ -126,3 +133,28 @@ async def test_killed_worker_is_replaced_and_the_import_finishes_exactly(api: Ap
         found=entries,
         duplicates=doubled,
     )
+
+
+def _row_readers_of(parent: int) -> list[int]:
+    """Pids of the child processes reading an import's rows for this worker process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmd:
+                line = cmd.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"importing.child_rows" in line:
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """A process still running (a zombie, dead but not yet reaped by init, does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -11,6 +11,8 @@ from uuid import UUID
 import pytest
 from tortoise.transactions import in_transaction
 
+from bench.datagen import make_realistic_csv
+from importing import ClientRow, inspect_file, iter_rows
 from models import (
     Client,
     ClientImport,
@@ -225,8 +227,13 @@ async def test_only_the_owner_reads_or_cancels(api: Api) -> None:
     assert await Client.all().count() == 0
 
 
-async def test_cancel_between_batches_keeps_committed_rows(api: Api) -> None:
-    settings = api.settings.model_copy(update={"import_batch_rows": 50})
+@pytest.mark.parametrize("child_reader_rows", [0, 1_000_000], ids=["child-reader", "in-process"])
+async def test_cancel_between_batches_keeps_committed_rows(
+    api: Api, child_reader_rows: int
+) -> None:
+    settings = api.settings.model_copy(
+        update={"import_batch_rows": 50, "import_child_reader_rows": child_reader_rows}
+    )
     token, _ = await sign_up_provider(api)
     # enough batches that the cancel lands while some are still to go, however fast they run
     result = await start_import(api, token, many(4000))
@@ -245,6 +252,33 @@ async def test_cancel_between_batches_keeps_committed_rows(api: Api) -> None:
     assert job.status.value == "CANCELLED"
     assert 0 < job.processed_rows < 4000
     assert job.created_count == job.processed_rows == await Client.all().count()
+
+
+@pytest.mark.parametrize("child_reader_rows", [0, 1_000_000], ids=["child-reader", "in-process"])
+async def test_a_mixed_file_counts_the_same_whoever_reads_it(
+    api: Api, child_reader_rows: int
+) -> None:
+    """The first batch is read in the worker and the rest in the child (or all in the worker):
+    the counts are those of the pure reader's rows, across the batch where the two meet."""
+    settings = api.settings.model_copy(
+        update={"import_batch_rows": 100, "import_child_reader_rows": child_reader_rows}
+    )
+    data = make_realistic_csv(1_500, domain="mixed.org")
+    rows = list(iter_rows(data, inspect_file(data)))
+    ok = [row for row in rows if isinstance(row, ClientRow)]
+    firsts = list({row.email: row for row in reversed(ok)}.values())  # a duplicate's own
+    # warnings are not reported: the row is skipped as a duplicate
+    token, _ = await sign_up_provider(api)
+    import_id = (await start_import(api, token, data))["clientImport"]["id"]
+    await run_worker(settings)
+    job = await ClientImport.get(id=import_id)
+    assert job.status.value == "COMPLETED"
+    assert job.processed_rows == len(rows)
+    assert job.error_count == len(rows) - len(ok) > 0
+    assert job.created_count == len({row.email for row in ok})
+    assert job.duplicate_count == len(ok) - job.created_count > 0
+    assert job.warning_count == job.duplicate_count + sum(len(row.warnings) for row in firsts)
+    assert await ProviderClient.filter(source_import_id=import_id).count() == job.created_count
 
 
 async def test_the_uploaded_file_is_dropped_once_the_import_is_over(api: Api) -> None:

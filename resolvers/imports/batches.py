@@ -54,6 +54,36 @@ def _duplicate(row: ClientRow, first_row: int | None) -> RowIssue:
     )
 
 
+# per ClientRow of a batch: (email_key, search_text, sort_name, date_of_birth in the driver's form)
+Derived = tuple[bytes, str, str, object]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch with what its rows need from no database (duplicate keys, search and sort
+    fields, the date in the driver's form) worked out: the runner prepares the next batch in
+    a thread while the writing of this one holds no GIL."""
+
+    items: list[ClientRow | RowError]
+    derived: list[Derived]  # one per ClientRow of items, in order
+
+
+def prepare(items: list[ClientRow | RowError], postgres: bool) -> Prepared:
+    derived: list[Derived] = []
+    for item in items:
+        if isinstance(item, ClientRow):
+            fields = search_fields(item.first_name, item.last_name, item.preferred_name, item.email)
+            derived.append(
+                (
+                    email_key(item.email),
+                    fields["search_text"],
+                    fields["sort_name"],
+                    db_date(postgres, item.date_of_birth),
+                )
+            )
+    return Prepared(items, derived)
+
+
 class BatchWriter:
     """Classifies one batch and writes clients, list entries, invitations and issues."""
 
@@ -68,22 +98,24 @@ class BatchWriter:
         self.provider_id = str(job.provider_id)
         self.job_id = str(job.id)
 
-    async def apply(self, items: list[ClientRow | RowError]) -> BatchResult:
-        rows: list[ClientRow] = []
-        for item in items:
+    async def apply(self, batch: Prepared) -> BatchResult:
+        rows: list[tuple[ClientRow, Derived]] = []
+        derived = iter(batch.derived)
+        for item in batch.items:
             self.result.rows += 1
             if isinstance(item, RowError):
                 self.result.errors += 1
                 self.issues.extend(item.issues)
                 continue
-            key = email_key(item.email)
+            fields = next(derived)
+            key = fields[0]
             if key in self.seen:
                 self.result.duplicates += 1
                 self.issues.append(_duplicate(item, self.seen[key]))
                 continue
             self.seen[key] = item.row
             self.issues.extend(item.warnings)
-            rows.append(item)
+            rows.append((item, fields))
         await self._place(rows)
         self.result.warnings += sum(1 for issue in self.issues if issue.severity == "WARNING")
         await self._write_issues()
@@ -111,15 +143,15 @@ class BatchWriter:
             )
         }
 
-    async def _place(self, rows: list[ClientRow]) -> None:
+    async def _place(self, rows: list[tuple[ClientRow, Derived]]) -> None:
         if not rows:
             return
         job = self.job
-        on_list = await self._on_list([row.email for row in rows])
-        fresh: list[ClientRow] = []
-        for row in rows:
+        on_list = await self._on_list([row.email for row, _ in rows])
+        fresh: list[tuple[ClientRow, Derived]] = []
+        for row, fields in rows:
             if row.email not in on_list:
-                fresh.append(row)
+                fresh.append((row, fields))
             elif on_list[row.email] == self.job_id:  # a replayed row of this very import
                 self.result.duplicates += 1
                 self.issues.append(_duplicate(row, None))
@@ -134,14 +166,13 @@ class BatchWriter:
         client_ids, link_ids = ids[:count], ids[count : 2 * count]
         # the batch's one timestamp, in the driver's form once for every row
         now = db_timestamp(self.conn, self.now)
-        postgres = is_postgres(self.conn)
         new_clients: list[tuple[object, ...]] = []
         new_links: list[tuple[object, ...]] = []
         job_id, provider_id = self.job_id, self.provider_id
         invited_at = now if job.send_invitations else None
-        for client_id, link_id, row in zip(client_ids, link_ids, fresh, strict=True):
-            derived = search_fields(row.first_name, row.last_name, row.preferred_name, row.email)
-            sort_name = derived["sort_name"]
+        for client_id, link_id, (row, (_, search_text, sort_name, date_of_birth)) in zip(
+            client_ids, link_ids, fresh, strict=True
+        ):
             # the entry's own profile (no account): what the file says, nothing looked up
             new_clients.append(
                 (
@@ -150,10 +181,10 @@ class BatchWriter:
                     row.first_name,
                     row.last_name,
                     row.preferred_name,
-                    derived["search_text"],
+                    search_text,
                     sort_name,
                     row.mobile_phone,
-                    db_date(postgres, row.date_of_birth),
+                    date_of_birth,
                     0,
                     now,
                     now,

@@ -6,18 +6,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 
-from importing import Source, inspect_file, iter_rows
+from importing import FileSource, Source, inspect_file, iter_rows
+from importing.child_rows import rows_in_child
 from importing.errors import ImportFileError
 from importing.model import ClientField, ClientRow, RowError
 from importing.plans import plan_from_json
 from models import ClientImport, ClientImportIssue, ImportStatus
+from resolvers.bulk_sql import is_postgres
 from resolvers.effects import (
     ClientsChanged,
     ImportProgress,
@@ -26,7 +29,7 @@ from resolvers.effects import (
     import_channel,
     outbox_batch_job_id,
 )
-from resolvers.imports.batches import BatchWriter
+from resolvers.imports.batches import BatchWriter, Prepared, prepare
 from resolvers.imports.campaigns import TERMINAL as TERMINAL
 from resolvers.imports.campaigns import close_if_done
 from resolvers.imports.duplicates import DuplicateMemory
@@ -80,8 +83,8 @@ async def claim(
     return await ClientImport.get(id=import_id)
 
 
-def _take(items: Iterator[ClientRow | RowError], size: int) -> list[ClientRow | RowError]:
-    return list(islice(items, size))
+def _take(items: Iterator[ClientRow | RowError], size: int, postgres: bool) -> Prepared:
+    return prepare(list(islice(items, size)), postgres)
 
 
 def _mapping(job: ClientImport) -> dict[ClientField, str] | None:
@@ -173,22 +176,48 @@ async def _import_rows(services: Services, job: ClientImport, data: Source, owne
     except ImportFileError as error:
         await _finish(services, job, ImportStatus.FAILED, error.message)
         return job.status.value
-    rows = iter_rows(data, plan, start_after=job.processed_rows, phone_region=settings.phone_region)
+    start = job.processed_rows
+    region = settings.phone_region
+    here = iter_rows(data, plan, start_after=start, phone_region=region)
+    with ExitStack() as reading:
+        rows: Iterator[ClientRow | RowError] = here
+        if isinstance(data, FileSource) and (
+            plan.total_rows - start >= settings.import_child_reader_rows
+        ):
+            # Read and validated in a child process: its own core for about half the CPU
+            # an import costs (see importing/child_rows.py). The first batch is read here
+            # while the child starts, and the child begins after it.
+            first = _first_batch_rows(settings.import_batch_rows)
+            child = reading.enter_context(
+                rows_in_child(data, plan, start_after=start + first, phone_region=region)
+            )
+            rows = chain(islice(here, first), child)
+        return await _write_rows(services, job, rows, owner)
+
+
+async def _write_rows(
+    services: Services, job: ClientImport, rows: Iterator[ClientRow | RowError], owner: str
+) -> str:
+    """Write the rows batch by batch, each batch read while the one before it is written."""
+    settings = services.settings
     seen = DuplicateMemory()
     await _start(services, job)
-    size = min(settings.import_batch_rows, PROGRESS_ROWS)
-    # The next batch is parsed in a thread while this one is written (SQLite and asyncpg
-    # release the GIL while they work).
-    batch = await asyncio.to_thread(_take, rows, size)
-    while batch:
+    size = _first_batch_rows(settings.import_batch_rows)
+    # The next batch is parsed (or received from the child) in a thread while this one is
+    # written (SQLite and asyncpg release the GIL while they work).
+    postgres = is_postgres(ClientImport._meta.db)  # the dates go in the driver's form
+    batch = await asyncio.to_thread(_take, rows, size, postgres)
+    while batch.items:
         started = time.monotonic()
-        following = asyncio.ensure_future(asyncio.to_thread(_take, rows, size))
+        following = asyncio.ensure_future(asyncio.to_thread(_take, rows, size, postgres))
         try:
             job = await _commit_batch(services, job, batch, seen, owner)
         except BaseException:
             await asyncio.wait([following])
             raise
-        size = _next_size(size, len(batch), time.monotonic() - started, settings.import_batch_rows)
+        size = _next_size(
+            size, len(batch.items), time.monotonic() - started, settings.import_batch_rows
+        )
         if job.cancel_requested:
             # Not cancelled: its thread would read on from a file about to be closed.
             await asyncio.wait([following])
@@ -197,6 +226,10 @@ async def _import_rows(services: Services, job: ClientImport, data: Source, owne
         batch = await following
     await _finish(services, job, ImportStatus.COMPLETED)
     return job.status.value
+
+
+def _first_batch_rows(batch_rows: int) -> int:
+    return min(batch_rows, PROGRESS_ROWS)
 
 
 def _next_size(size: int, rows: int, seconds: float, most: int) -> int:
@@ -239,7 +272,7 @@ class LeaseLost(Exception):
 async def _commit_batch(
     services: Services,
     job: ClientImport,
-    batch: list[ClientRow | RowError],
+    batch: Prepared,
     seen: DuplicateMemory,
     owner: str,
 ) -> ClientImport:
