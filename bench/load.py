@@ -214,7 +214,12 @@ class Serve:
     redis_port: int = 0
 
     def workers(self) -> list[psutil.Process]:
-        return [p for p in self._children() if "caseload.cli worker" in _cmdline(p)]
+        """The workers and their own children (an import's row reader runs in one)."""
+        workers = [p for p in self._children() if "caseload.cli worker" in _cmdline(p)]
+        for worker in list(workers):
+            with contextlib.suppress(psutil.Error):
+                workers.extend(worker.children(recursive=True))
+        return workers
 
     def redis(self) -> list[psutil.Process]:
         return [p for p in self._children() if "-server" in _cmdline(p)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -299,7 +300,8 @@ async def follow(
 
 
 class PeakRss:
-    """Samples a process's resident memory until stopped; keeps the peak in MB."""
+    """Samples the resident memory of a process and its child processes (the import's row
+    reader runs in one) until stopped; keeps the peak of their sum in MB."""
 
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
@@ -309,10 +311,20 @@ class PeakRss:
     async def _run(self) -> None:
         while True:
             try:
-                self.peak = max(self.peak, self.process.memory_info().rss / 1e6)
+                total = self.process.memory_info().rss
             except psutil.Error:
                 return
+            for child in self._children():
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+            self.peak = max(self.peak, total / 1e6)
             await asyncio.sleep(0.02)
+
+    def _children(self) -> list[psutil.Process]:
+        try:
+            return self.process.children(recursive=True)
+        except psutil.Error:
+            return []
 
     def __enter__(self) -> PeakRss:
         self._task = asyncio.ensure_future(self._run())
