@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields.data import UUIDField
 from tortoise.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -168,3 +169,47 @@ def new_ids(count: int) -> list[str]:
         head + seq + noise[i : i + 11]
         for i, seq in zip(range(0, 12 * count, 12), sequences, strict=False)
     ]
+
+
+def row_reader(model: type[M], columns: Sequence[str]) -> Callable[[Sequence[Any]], M]:
+    """`model_from_row` for one column list, compiled once: each column's conversion (the
+    one Tortoise's `_init_from_db` applies) is looked up ahead, not per row and field."""
+    meta = model._meta
+    # (attribute, conversion, whether None is converted too): Tortoise converts a None only
+    # for fields with their own to_python_value
+    conversions: dict[str, tuple[str, Callable[[Any], Any] | None, bool]] = {}
+    for key, attribute, _field in meta.db_native_fields:
+        conversions[key] = (attribute, None, False)
+    for key, attribute, field in meta.db_default_fields:
+        conversions[key] = (attribute, field.field_type, False)
+    for key, attribute, field in meta.db_complex_fields:
+        if isinstance(field, UUIDField):
+            conversions[key] = (attribute, _uuid, False)
+        else:
+            conversions[key] = (attribute, field.to_python_value, True)
+    if sorted(conversions) != sorted(columns):
+        raise ValueError(f"a row of {model.__name__} needs every column, once")
+    steps = [conversions[column] for column in columns]
+    custom_pk = meta.db_pk_column not in meta.generated_db_fields
+    new = model.__new__
+
+    def read(values: Sequence[Any]) -> M:
+        instance = new(model)
+        state = instance.__dict__
+        state["_partial"] = False
+        state["_saved_in_db"] = True
+        state["_custom_generated_pk"] = custom_pk
+        state["_await_when_save"] = {}
+        for (attribute, convert, on_none), value in zip(steps, values, strict=True):
+            if convert is None or (value is None and not on_none):
+                state[attribute] = value
+            else:
+                state[attribute] = convert(value)
+        return instance
+
+    return read
+
+
+def _uuid(value: Any) -> UUID:
+    # UUIDField.to_python_value (None stays None) without the call through the field
+    return value if isinstance(value, UUID) else UUID(value)
