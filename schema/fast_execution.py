@@ -39,7 +39,7 @@ _MISSING = object()
 _APPLIED = frozenset({"skip", "include"})
 
 # step kinds
-_SLOW, _LEAF, _LEAF_LIST, _TYPE_NAME, _OBJECT, _OBJECT_LIST = 0, 1, 2, 3, 4, 5
+_SLOW, _LEAF, _LEAF_LIST, _TYPE_NAME, _OBJECT, _OBJECT_LIST, _RESOLVED = 0, 1, 2, 3, 4, 5, 6
 
 
 class _Step(NamedTuple):
@@ -84,11 +84,38 @@ def _plain_attribute(field_def: GraphQLField) -> str | None:
     return definition.python_name
 
 
+def _simple_resolver(field_def: GraphQLField) -> StrawberryField | None:
+    """The Strawberry field of a sync resolver without arguments, extensions (permissions are
+    extensions) or exception handlers: what Strawberry's wrapper does for it is only to pass
+    the source and an Info, which the plan does directly."""
+    definition = (field_def.extensions or {}).get("strawberry-definition")
+    resolve = field_def.resolve
+    if (
+        not isinstance(definition, StrawberryField)
+        or field_def.args
+        or definition.base_resolver is None
+        or definition.arguments
+        or definition.extensions
+        or definition.is_async
+        or resolve is None
+        or getattr(resolve, "__name__", "") != "_resolver"
+    ):
+        return None
+    free = getattr(resolve, "__code__", None)
+    cells = dict(zip(free.co_freevars, resolve.__closure__ or (), strict=True)) if free else {}
+    handlers = cells.get("field_exception_handlers")
+    if handlers is None or handlers.cell_contents:
+        return None
+    return definition
+
+
 def _compile_field(field_def: GraphQLField) -> _Step:
     if field_def is TypeNameMetaFieldDef:
         return _TYPE_NAME_STEP
     attribute = _plain_attribute(field_def)
     if attribute is None:
+        if _simple_resolver(field_def) is not None:
+            return _Step(_RESOLVED, "", None, False, False, None, field_def)
         return _SLOW_STEP
     kind: GraphQLOutputType = field_def.type
     non_null = isinstance(kind, GraphQLNonNull)
@@ -182,6 +209,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
         self._use_plan = manager is None or not manager.middlewares
+        strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
+        self._info_class: Any = strawberry_schema.config.info_class if strawberry_schema else None
+        self._use_plan = self._use_plan and self._info_class is not None
         # per request: the steps of each field group (graphql-core shares one group, by
         # identity, across the items of a list); the group is kept alive with its steps
         self._plans: dict[int, tuple[GroupedFieldSet, list[tuple[str, FieldDetailsList, _Step]]]]
@@ -261,11 +291,62 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         path: Path | None,
         response_name: str,
     ) -> Any:
+        if step.kind == _RESOLVED:
+            return self._resolved_field(
+                step, source, field_details_list, parent_type, path, response_name
+            )
         if step.kind >= _OBJECT:
             return self._object_field(
                 step, source, field_details_list, parent_type, path, response_name
             )
         return _fast_value(step, source, parent_type.name)
+
+    def _resolved_field(
+        self,
+        step: _Step,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        parent_type: GraphQLObjectType,
+        path: Path | None,
+        response_name: str,
+    ) -> Any:
+        """graphql-core's execute_field for a simple resolver, calling it as Strawberry's
+        wrapper would (self or root as the source, info as Strawberry's Info)."""
+        field_def = step.field_def
+        assert field_def is not None
+        definition: StrawberryField = field_def.extensions["strawberry-definition"]
+        resolver = definition.base_resolver
+        assert resolver is not None
+        field_path = Path(path, response_name, parent_type.name)
+        return_type = field_def.type
+        info = self.build_resolve_info(
+            field_def, to_nodes(field_details_list), parent_type, field_path
+        )
+        try:
+            args: list[Any] = []
+            kwargs: dict[str, Any] = {}
+            if resolver.self_parameter:
+                args.append(source)
+            if parameter := resolver.parent_parameter:
+                kwargs[parameter.name] = source
+            if parameter := resolver.root_parameter:
+                kwargs[parameter.name] = source
+            if parameter := resolver.info_parameter:
+                kwargs[parameter.name] = self._info_class(_raw_info=info, _field=definition)
+            result = resolver(*args, **kwargs)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, field_path, result, None
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, field_path, result, None
+            )
+        except Exception as raw_error:  # noqa: BLE001 - graphql-core's execute_field
+            self.handle_field_error(raw_error, return_type, field_details_list, field_path)
+            return None
+        if self.is_awaitable(completed):
+            return self._settled(completed, return_type, field_details_list, field_path)
+        return completed
 
     def _object_field(
         self,
