@@ -115,7 +115,12 @@ def _compile_field(field_def: GraphQLField) -> _Step:
     attribute = _plain_attribute(field_def)
     if attribute is None:
         if _simple_resolver(field_def) is not None:
-            return _Step(_RESOLVED, "", None, False, False, None, field_def)
+            inner = field_def.type
+            inner = inner.of_type if isinstance(inner, GraphQLNonNull) else inner
+            plain = inner if isinstance(inner, GraphQLObjectType) else None
+            if plain is not None and not _plain_type_check(plain):
+                plain = None
+            return _Step(_RESOLVED, "", None, False, False, plain, field_def)
         return _SLOW_STEP
     kind: GraphQLOutputType = field_def.type
     non_null = isinstance(kind, GraphQLNonNull)
@@ -338,9 +343,22 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 return self.complete_awaitable_value(
                     return_type, field_details_list, info, field_path, result, None
                 )
-            completed = self.complete_value(
-                return_type, field_details_list, info, field_path, result, None
-            )
+            object_type = step.object_type
+            if (
+                object_type is not None
+                and result is not None
+                and result is not Undefined
+                and not isinstance(result, Exception)
+                and _is_type(object_type, result)
+            ):
+                # what complete_value does with an ordinary object
+                completed: Any = self._subfields(
+                    object_type, field_details_list, field_path, result
+                )
+            else:
+                completed = self.complete_value(
+                    return_type, field_details_list, info, field_path, result, None
+                )
         except Exception as raw_error:  # noqa: BLE001 - graphql-core's execute_field
             self.handle_field_error(raw_error, return_type, field_details_list, field_path)
             return None
