@@ -23,6 +23,7 @@ from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.clients import ClientMutations, ClientQueries
 from schema.cost_limits import BudgetedValidationCache, QuietParserCache
 from schema.error_codes import CodedMaskErrors, ErrorCodes
+from schema.fast_execution import PlannedExecutor
 from schema.import_progress import ImportSubscriptions
 from schema.imports import ImportMutations, ImportQueries
 from schema.input_caps import InputCaps
@@ -99,7 +100,9 @@ class CaseloadSchema(strawberry.Schema):
             )
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings, *, planned: bool = True) -> strawberry.Schema:
+    """The schema; `planned` runs plain fields by a compiled plan (schema/fast_execution.py),
+    False leaves every field to graphql-core (the equivalence tests compare the two)."""
     # Order matters: ErrorCodes first, so its exit hooks run last and see every error; the
     # selection budget is checked by the validation cache, before it validates anything.
     extensions: list[Any] = [
@@ -126,4 +129,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
+        execution_context_class=PlannedExecutor if planned else None,
     )

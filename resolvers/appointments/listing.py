@@ -11,6 +11,7 @@ from models import Appointment
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.appointments.scheduling import AppointmentView, as_utc
+from resolvers.bulk_sql import fetch_related
 from resolvers.clients.views import client_view, links_of
 from resolvers.cursors import count_of, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
@@ -56,8 +57,8 @@ async def list_appointments(
     if args.after:
         starts_at, last_id = read_time_cursor(args.after)
         query = query.filter(Q(starts_at__gt=starts_at) | Q(starts_at=starts_at, id__gt=last_id))
-    rows = (
-        await query.order_by("starts_at", "id")
+    rows = await fetch_related(
+        query.order_by("starts_at", "id")
         .limit(first + 1)
         .select_related("provider", "client", "client__user")
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
@@ -16,7 +16,7 @@ from tortoise.queryset import QuerySet
 from models import Client, FormAcknowledgement, ProviderClient
 from resolvers import audit
 from resolvers.actor import Actor, ClientActor, ProviderActor
-from resolvers.bulk_sql import columns_of, model_from_row, select_list, sql_of
+from resolvers.bulk_sql import columns_of, row_reader, select_list, sql_of
 from resolvers.clients.views import ClientView, client_view, entry_view, link_view
 from resolvers.cursors import count_of, encode_cursor, read_cursor, read_time_cursor
 from resolvers.errors import NotFound
@@ -129,7 +129,7 @@ async def page_query(
 
 
 @cache
-def _page_rows() -> tuple[str, list[str], list[str]]:
+def _page_rows() -> tuple[str, int, Callable[..., ProviderClient], Callable[..., Client]]:
     """The page's rows with their profiles and the account's address, read as plain rows
     (building them through select_related cost more than the rest of the request); {page} is
     the page's ids in order: the ORM's query of the provider's list, filters and policy
@@ -141,7 +141,7 @@ def _page_rows() -> tuple[str, list[str], list[str]]:
         'pc.client_id LEFT JOIN "users" u ON u.id = c.user_id WHERE pc.id IN ({page}) '
         "ORDER BY {order}"
     )
-    return sql, links, clients
+    return sql, len(links), row_reader(ProviderClient, links), row_reader(Client, clients)
 
 
 def _order_sql(order: list[str]) -> str:
@@ -151,17 +151,15 @@ def _order_sql(order: list[str]) -> str:
 
 
 async def _page_views(page: Any, order: list[str]) -> list[ClientView]:
-    template, links, clients = _page_rows()
+    template, split, read_link, read_client = _page_rows()
     inner, params = sql_of(page)
     sql = template.format(page=inner, order=_order_sql(order))
     _, rows = await ProviderClient._meta.db.execute_query(sql, params)
-    split, end = len(links), len(links) + len(clients)
     views = []
     for row in rows:
         values = tuple(row)
-        link = model_from_row(ProviderClient, links, values[:split])
-        client = model_from_row(Client, clients, values[split:end])
-        views.append(entry_view(client, link, values[end]))
+        link, client = read_link(values[:split]), read_client(values[split:-1])
+        views.append(entry_view(client, link, values[-1]))
     return views
 
 

@@ -12,6 +12,7 @@ from tortoise.functions import Count
 from models import Message, MessageThread, Provider, Role
 from resolvers import audit
 from resolvers.actor import Actor
+from resolvers.bulk_sql import fetch_related
 from resolvers.clients.views import ClientView, client_view, links_of
 from resolvers.cursors import count_of, read_time_cursor, time_cursor
 from resolvers.errors import NotFound
@@ -55,8 +56,8 @@ async def list_threads(actor: Actor | None, first: int, after: str | None) -> Pa
     if after:
         at, last_id = read_time_cursor(after)
         query = query.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, id__lt=last_id))
-    rows = (
-        await query.order_by("-last_message_at", "-id")
+    rows = await fetch_related(
+        query.order_by("-last_message_at", "-id")
         .limit(size + 1)
         .select_related("provider", "client", "client__user")
     )
