@@ -74,6 +74,7 @@ class _GroupCommit:
         self.waiting: list[list[Any]] = []
         self.committed: asyncio.Future[None] | None = None  # the next commit, not begun
         self.writing = False
+        self._drain_task: asyncio.Task[None] | None = None  # held: the loop keeps only weak refs
 
     async def write(self, rows: list[list[Any]]) -> None:
         self.waiting.extend(rows)
@@ -82,7 +83,7 @@ class _GroupCommit:
         committed = self.committed
         if not self.writing:
             self.writing = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._drain_task = asyncio.get_running_loop().create_task(self._drain())
         # a cancelled request still leaves its rows to the commit under way
         await asyncio.shield(committed)
 
