@@ -32,7 +32,7 @@ async def statements_of_the_write_connection() -> AsyncIterator[list[str]]:
         yield seen
         return
     # aiosqlite's connection, and its sqlite3 connection, used only in aiosqlite's thread
-    connection = Tortoise.get_connection("default")._connection  # type: ignore[attr-defined]
+    connection = Tortoise.get_connection("default")._connection
     raw = connection._conn
     guard = threading.Lock()
 
