@@ -22,6 +22,7 @@ from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
 from caseload.logs import configure_logging
 from caseload.settings import Settings, get_settings
+from caseload.sqlite_writes import defer_to_requests
 from caseload.supervisor import WorkerSupervisor
 from models.forms import FormKind
 
@@ -118,6 +119,9 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     return 0
 
 
+KEEP_ALIVE_SECONDS = 30
+
+
 def _api_server(settings: Settings) -> uvicorn.Server:
     import uvicorn
 
@@ -134,6 +138,10 @@ def _api_server(settings: Settings) -> uvicorn.Server:
             # X-Forwarded-For is believed only from CASELOAD_TRUSTED_PROXIES (graphql_view),
             # never by uvicorn on its own (it would trust any process on loopback)
             proxy_headers=False,
+            # Longer than a client's idle keep-alive (httpx and many pools keep 5 s, uvicorn's
+            # default too): a connection the server closes just as the client reuses it
+            # fails that request (ReadError) with nothing the client could have known.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     )
 
@@ -208,6 +216,9 @@ def worker(settings: Settings, *, burst: bool = False) -> int:
             file=sys.stderr,
         )
         return 2
+
+    # imports and deliveries can wait a moment; a person's request is served first
+    defer_to_requests()
 
     async def main() -> None:
         instance = build_worker(settings, settings.redis_url or "", burst=burst)

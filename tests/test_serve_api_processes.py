@@ -120,6 +120,27 @@ def _connections(proc: psutil.Process) -> list[object]:
         return []
 
 
+async def _kept_alive_past_a_clients_idle_expiry(port: int) -> None:
+    """A connection idle for 6 s still takes a request: clients such as httpx reuse an idle
+    connection for 5 s, and one the server closed meanwhile fails the request sent on it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    try:
+        for pause in (0, 6):
+            await asyncio.sleep(pause)
+            writer.write(request)
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), 10)
+            assert status.startswith(b"HTTP/1.1 200"), (pause, status)
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
 async def test_several_api_processes_share_the_port_and_are_supervised(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -160,6 +181,8 @@ async def test_several_api_processes_share_the_port_and_are_supervised(tmp_path:
             assert set(owners.values()) == {1}
             for ws in sockets:
                 await ws.close()
+
+            await _kept_alive_past_a_clients_idle_expiry(port)
 
             # a killed API process is replaced; the others answer meanwhile
             victim = apis[0]
