@@ -92,6 +92,16 @@ async def in_grouped_unit_of_work(
 
 
 async def _run(services: Services, group: _Group) -> None:
+    try:
+        await _commit_group(services, group)
+    finally:
+        # cancelled (the server stopping): no caller waits for an answer that never comes
+        for unit in group.units:
+            if not unit.answer.done():
+                unit.answer.cancel()
+
+
+async def _commit_group(services: Services, group: _Group) -> None:
     loop = asyncio.get_running_loop()
     try:
         async with in_transaction() as conn:  # waits for the connection, then the write lock
