@@ -221,6 +221,11 @@ class Serve:
                 workers.extend(worker.children(recursive=True))
         return workers
 
+    def apis(self) -> list[psutil.Process]:
+        """The API processes: `serve` itself, or its `serve-api` children (CASELOAD_API_PROCESSES)."""
+        children = [p for p in self._children() if "caseload.cli serve-api" in _cmdline(p)]
+        return children or [psutil.Process(self.process.pid)]
+
     def redis(self) -> list[psutil.Process]:
         return [p for p in self._children() if "-server" in _cmdline(p)]
 
@@ -247,7 +252,9 @@ def _cmdline(process: psutil.Process) -> str:
         return ""
 
 
-async def start_serve(data_dir: Path, database_url: str | None) -> Serve:
+async def start_serve(
+    data_dir: Path, database_url: str | None, api_processes: int | None = None
+) -> Serve:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASELOAD_")}
     env.update(
@@ -260,6 +267,8 @@ async def start_serve(data_dir: Path, database_url: str | None) -> Serve:
     )
     if database_url:
         env["CASELOAD_DATABASE_URL"] = database_url
+    if api_processes:
+        env["CASELOAD_API_PROCESSES"] = str(api_processes)
     log = data_dir.parent / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "caseload.cli", "serve"],
@@ -619,12 +628,12 @@ async def helper(
 class Peaks:
     redis_clients: int = 0
     api_redis_connections: int = 0
+    api_processes: int = 0
     memory_mb: dict[str, float] = field(default_factory=dict)
 
 
 async def sample(serve: Serve, peaks: Peaks, until: Callable[[], bool]) -> None:
     redis = aioredis.from_url(f"redis://127.0.0.1:{serve.redis_port}") if serve.redis_port else None
-    api = psutil.Process(serve.process.pid)
     try:
         while not until():
             if redis is not None:
@@ -633,14 +642,17 @@ async def sample(serve: Serve, peaks: Peaks, until: Callable[[], bool]) -> None:
                     peaks.redis_clients = max(
                         peaks.redis_clients, int(info["connected_clients"]) - 1
                     )
-            with contextlib.suppress(psutil.Error):
-                held = [
-                    c
-                    for c in api.net_connections(kind="tcp")
-                    if c.raddr and c.raddr.port == serve.redis_port
-                ]
-                peaks.api_redis_connections = max(peaks.api_redis_connections, len(held))
-            roles = {"api (serve)": [api], "workers": serve.workers(), "redis": serve.redis()}
+            apis = serve.apis()
+            for api in apis:  # the most any one API process holds
+                with contextlib.suppress(psutil.Error):
+                    held = [
+                        c
+                        for c in api.net_connections(kind="tcp")
+                        if c.raddr and c.raddr.port == serve.redis_port
+                    ]
+                    peaks.api_redis_connections = max(peaks.api_redis_connections, len(held))
+            peaks.api_processes = max(peaks.api_processes, len(apis))
+            roles = {"api": apis, "workers": serve.workers(), "redis": serve.redis()}
             for role, processes in roles.items():
                 total = 0.0
                 for process in processes:
@@ -675,7 +687,7 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
     data_dir = work / "var"
     data_dir.mkdir(parents=True)
     tag = f"r{int(time.time())}"
-    serve = await start_serve(data_dir, database_url)
+    serve = await start_serve(data_dir, database_url, args.api_processes)
     run = Run(serve.base, data_dir / "mail", deadline=float("inf"))
     peaks = Peaks()
     finished = False
@@ -755,6 +767,7 @@ async def load(args: argparse.Namespace, work: Path, database_url: str | None) -
         "subscription_events": run.events,
         "redis_clients_peak": peaks.redis_clients,
         "api_redis_connections_peak": peaks.api_redis_connections,
+        "api_processes": peaks.api_processes,
         "peak_memory_mb": {k: round(v) for k, v in peaks.memory_mb.items()},
         "imports": import_states,
         "import_rows": args.import_rows,
@@ -817,7 +830,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"\n/healthz p99 {summary['healthz_p99_ms']} ms (while a hostile request was in flight: "
         f"{summary['healthz_p99_hostile_ms']} ms; worst {summary['healthz_max_ms']} ms)\n"
         f"Redis clients: peak {summary['redis_clients_peak']} in all, "
-        f"{summary['api_redis_connections_peak']} held by the API process\n"
+        f"{summary['api_redis_connections_peak']} held by an API process "
+        f"({summary.get('api_processes', 1)} API processes)\n"
         f"peak memory: "
         + ", ".join(f"{k} {v} MB" for k, v in summary["peak_memory_mb"].items())
         + f"\nsubscription events received: {summary['subscription_events']}\n"
@@ -856,6 +870,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--database-url", default=os.environ.get("CASELOAD_LOAD_DATABASE_URL"))
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL")
+    parser.add_argument(
+        "--api-processes", type=int, help="CASELOAD_API_PROCESSES (unset: serve's default)"
+    )
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="caseload-load-"))

@@ -9,19 +9,25 @@ import getpass
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from caseload import operator_cli
 from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
 from caseload.logs import configure_logging
 from caseload.settings import Settings, get_settings
+from caseload.sqlite_writes import defer_to_requests
 from caseload.supervisor import WorkerSupervisor
 from models.forms import FormKind
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("caseload")
 
@@ -46,14 +52,14 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 def serve(settings: Settings, *, workers: int = 1) -> int:
     """API, supervised arq workers and (unless URLs are set) SQLite and an embedded Redis."""
-    import uvicorn
-
-    from caseload.app import create_app
     from caseload.embedded_redis import die_with_parent
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded: EmbeddedRedis | None = None
     supervisor: WorkerSupervisor | None = None
+    apis: WorkerSupervisor | None = None
+    listener: socket.socket | None = None
+    stopping = threading.Event()
     # uvicorn re-raises the SIGTERM it caught once it has shut down; by default that would
     # end the process before the cleanup below (workers stopped, embedded Redis stopped).
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -74,39 +80,103 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
             )
 
         app_settings = settings.model_copy(update={"redis_url": redis_url})
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(app_settings),
-                host=settings.host,
-                port=settings.port,
-                log_level="info",
-                access_log=False,  # request lines can carry ids in query strings; keep logs lean
-                ws="websockets-sansio",
-                # X-Forwarded-For is believed only from CASELOAD_TRUSTED_PROXIES (graphql_view),
-                # never by uvicorn on its own (it would trust any process on loopback)
-                proxy_headers=False,
-            )
-        )
+        processes = settings.resolved_api_processes()
+        server = _api_server(app_settings) if processes == 1 else None
         supervisor = WorkerSupervisor(
             start_worker,
             workers,
             stop_process=_stop,
             # Ctrl-C reaches the workers too: a worker stopping then is not restarted.
-            shutting_down=lambda: server.should_exit,
+            shutting_down=lambda: stopping.is_set() or bool(server and server.should_exit),
             # With our own Redis no other worker writes the heartbeat: clear the dead one's
             # at once, so /readyz says so now rather than when the key expires.
             on_all_dead=(lambda: _forget_heartbeat(redis_url)) if embedded else None,
         )
         supervisor.start()
         print(f"Caseload GraphQL at http://{settings.host}:{settings.port}/graphql", flush=True)
-        # uvicorn re-raises the Ctrl-C it handled once it has shut down
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run()
+        if server is not None:
+            # uvicorn re-raises the Ctrl-C it handled once it has shut down
+            with contextlib.suppress(KeyboardInterrupt):
+                server.run()
+        else:
+            listener = socket.create_server((settings.host, settings.port), backlog=2048)
+            apis = _api_processes(listener, processes, env, stopping)
+            apis.start()
+            # Ctrl-C reaches every process of the group: each API process stops on its own
+            with contextlib.suppress(KeyboardInterrupt):
+                while not stopping.wait(0.5):
+                    pass
     finally:
+        stopping.set()
+        if apis is not None:
+            apis.stop()
+        if listener is not None:
+            listener.close()
         if supervisor is not None:
             supervisor.stop()
         if embedded is not None:
             embedded.stop()
+    return 0
+
+
+KEEP_ALIVE_SECONDS = 30
+
+
+def _api_server(settings: Settings) -> uvicorn.Server:
+    import uvicorn
+
+    from caseload.app import create_app
+
+    return uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=False,  # request lines can carry ids in query strings; keep logs lean
+            ws="websockets-sansio",
+            # X-Forwarded-For is believed only from CASELOAD_TRUSTED_PROXIES (graphql_view),
+            # never by uvicorn on its own (it would trust any process on loopback)
+            proxy_headers=False,
+            # Longer than a client's idle keep-alive (httpx and many pools keep 5 s, uvicorn's
+            # default too): a connection the server closes just as the client reuses it
+            # fails that request (ReadError) with nothing the client could have known.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
+    )
+
+
+def _api_processes(
+    listener: socket.socket, count: int, env: dict[str, str], stopping: threading.Event
+) -> WorkerSupervisor:
+    """`count` API processes accepting on one listening socket, supervised like the workers.
+
+    The socket is bound once, by `serve`, and inherited: the kernel hands each connection to
+    one of the processes. Each has its own database connections, Redis pool and pub/sub
+    connection; everything they share is in the database and Redis (DESIGN §1).
+    """
+    from caseload.embedded_redis import die_with_parent
+
+    fd = listener.fileno()
+
+    def start_api() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "caseload.cli", "serve-api", "--fd", str(fd)],
+            env=env,
+            pass_fds=(fd,),
+            preexec_fn=die_with_parent(),
+        )
+
+    return WorkerSupervisor(
+        start_api, count, stop_process=_stop, shutting_down=stopping.is_set, role="API"
+    )
+
+
+def serve_api(settings: Settings, fd: int) -> int:
+    """One API process of `caseload serve`, on the listening socket it inherited."""
+    server = _api_server(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[socket.socket(fileno=fd)])
     return 0
 
 
@@ -146,6 +216,9 @@ def worker(settings: Settings, *, burst: bool = False) -> int:
             file=sys.stderr,
         )
         return 2
+
+    # imports and deliveries can wait a moment; a person's request is served first
+    defer_to_requests()
 
     async def main() -> None:
         instance = build_worker(settings, settings.redis_url or "", burst=burst)
@@ -231,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the API with one worker (embedded default)")
     serve_cmd.add_argument("--workers", type=int, default=1, help="arq worker processes")
+    api_cmd = commands.add_parser("serve-api", help="one API process of `serve` (internal)")
+    api_cmd.add_argument("--fd", type=int, required=True, help="the inherited listening socket")
     worker_cmd = commands.add_parser("worker", help="run an arq worker")
     worker_cmd.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     commands.add_parser("migrate", help="apply database migrations")
@@ -259,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     if args.command == "serve":
         return serve(settings, workers=args.workers)
+    if args.command == "serve-api":
+        return serve_api(settings, args.fd)
     if args.command == "worker":
         return worker(settings, burst=args.burst)
     if args.command == "migrate":

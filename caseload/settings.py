@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     # imports one worker process runs at once; more wait in the queue for a free slot on any
     # worker, so several workers share a burst of imports instead of one taking them all
     worker_import_slots: int = Field(default=2, ge=1)
+    # API processes `caseload serve` runs on its one port (they share nothing but the database
+    # and Redis); unset: one per core, at most two, beside the worker on a small machine
+    api_processes: int | None = Field(default=None, ge=1)
 
     session_lifetime_seconds: int = 12 * 3600
     session_idle_seconds: int = 30 * 60
@@ -165,6 +169,11 @@ class Settings(BaseSettings):
     @property
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
+
+    def resolved_api_processes(self) -> int:
+        if self.api_processes is not None:
+            return self.api_processes
+        return max(1, min(2, os.cpu_count() or 1))
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import aiosqlite
@@ -38,16 +40,95 @@ WAIT_SLICE_MS = 8
 # so writers of other processes, asking every WAIT_SLICE_MS, get their turn between batches.
 LONG_HOLD_SECONDS = 0.05
 COURTESY_SECONDS = 0.01
+# A background writer (the worker) lets announced request writers go first for at most this
+# long before it asks for the lock itself: its imports and deliveries still move under a
+# steady stream of requests.
+YIELD_MOST_SECONDS = 0.2
+YIELD_SLICE_SECONDS = 0.002
 
 
-def _begin_immediate(conn: sqlite3.Connection) -> None:
+class WriterQueue:
+    """Request writers of every process announce that they wait for the write lock; a
+    background writer does not take the lock while one waits.
+
+    SQLite's lock is not fair: the worker, beginning its next transaction a moment after
+    committing the last (it has a queue of them), won it almost every time against an API
+    request asking every WAIT_SLICE_MS, which then waited for several of the worker's
+    transactions. The announcement is a shared `flock` on a file beside the database, taken
+    while a request waits; the worker asks for an exclusive one without blocking and, while
+    it cannot have it, waits. Both run in the connection's thread, as the lock waits do.
+    """
+
+    def __init__(self, database_path: str) -> None:
+        self.path = f"{database_path}-writers"
+        self._fd: int | None = None
+
+    def _file(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        fd = self._file()
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def let_requests_go_first(self, most_seconds: float = YIELD_MOST_SECONDS) -> float:
+        """Wait while a request writer waits (at most `most_seconds`); the seconds waited."""
+        fd = self._file()
+        started = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                waited = time.monotonic() - started
+                if waited >= most_seconds:
+                    return waited
+                time.sleep(YIELD_SLICE_SECONDS)
+                continue
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return time.monotonic() - started
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+# Whether this process's writers are background ones (`caseload worker` says so at start).
+_background = False
+
+
+def defer_to_requests() -> None:
+    """This process's write transactions let waiting request writers go first."""
+    global _background
+    _background = True
+
+
+def _begin_immediate(conn: sqlite3.Connection, queue: WriterQueue | None = None) -> None:
     """BEGIN IMMEDIATE, asking for the lock every few milliseconds for up to the connection's
-    busy timeout.
+    busy timeout; a request writer announces its wait on `queue`, a background writer lets
+    announced ones go first.
 
     Runs in the connection's thread, like the waits of SQLite's own busy handler.
     """
     if conn.in_transaction:  # what Tortoise's own begin() commits first
         conn.commit()
+    if queue is None:
+        _take_lock(conn)
+    elif _background:
+        queue.let_requests_go_first()
+        _take_lock(conn)
+    else:
+        with queue.waiting():
+            _take_lock(conn)
+
+
+def _take_lock(conn: sqlite3.Connection) -> None:
     wait_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
     deadline = time.monotonic() + wait_ms / 1000
     conn.execute(f"PRAGMA busy_timeout={min(WAIT_SLICE_MS, wait_ms)}")
@@ -80,7 +161,7 @@ class _ImmediateTransaction(SqliteTransactionWrapper):
             # One hop to the connection's thread (commit, then wait there for the lock): each
             # hop waits for a turn of the event loop, and from here to COMMIT the lock is held.
             await self._connection._execute(  # type: ignore[no-untyped-call] # aiosqlite leaves it untyped
-                _begin_immediate, self._connection._conn
+                _begin_immediate, self._connection._conn, client.writers
             )
         except sqlite3.OperationalError as exc:
             # Busy after the timeout: an OperationalError, which the unit of work retries.
@@ -141,6 +222,7 @@ class ImmediateSqliteClient(SqliteClient):
         kwargs.setdefault("busy_timeout", DEFAULT_BUSY_TIMEOUT_MS)
         super().__init__(file_path, **kwargs)
         self._readers_allowed = READ_CONNECTIONS if not _in_memory(file_path) else 0
+        self.writers = WriterQueue(file_path) if not _in_memory(file_path) else None
         self._readers: list[aiosqlite.Connection] = []
         self._idle_readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self._opening_readers = 0
@@ -229,6 +311,8 @@ class ImmediateSqliteClient(SqliteClient):
         for reader in readers:
             await reader.close()
         await super().close()
+        if self.writers is not None:
+            self.writers.close()
 
 
 # Tortoise loads a connection's client from its "engine" module's `client_class`.

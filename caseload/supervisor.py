@@ -41,7 +41,9 @@ class WorkerSupervisor:
         stop_process: Callable[[subprocess.Popen[bytes]], None],
         on_all_dead: Callable[[], None] | None = None,
         shutting_down: Callable[[], bool] = lambda: False,
+        role: str = "worker",
     ) -> None:
+        self._role = role
         self._start, self._stop_process, self._on_all_dead = start, stop_process, on_all_dead
         self._shutting_down = shutting_down
         self._slots = [_Slot() for _ in range(count)]
@@ -92,7 +94,8 @@ class WorkerSupervisor:
             slot.delay = FIRST_DELAY_SECONDS
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         log.warning(
-            "worker process %d stopped (%s); starting another in %.1f s",
+            "%s process %d stopped (%s); starting another in %.1f s",
+            self._role,
             slot.process.pid,
             how,
             slot.delay,

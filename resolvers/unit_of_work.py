@@ -76,7 +76,7 @@ async def dispatch_outbox(services: Services, messages: list[OutboxMessage]) -> 
             log.warning("outbox message %s left for the sweeper", message.id)
 
 
-async def _release(services: Services, uow: UnitOfWork) -> None:
+async def release_effects(services: Services, uow: UnitOfWork) -> None:
     """The effects of a committed transaction: enqueue its outbox rows, publish its events."""
     await dispatch_outbox(services, uow.outbox)
     for job, args, job_id in uow.jobs:
@@ -134,5 +134,5 @@ async def in_unit_of_work(
         return result
 
     result = await in_transaction_retried(attempt, attempts=attempts)
-    await _release(services, committed[0])
+    await release_effects(services, committed[0])
     return result

@@ -31,7 +31,8 @@ from resolvers.imports.campaigns import Settled, record_settled
 from resolvers.names import search_fields
 from resolvers.policies import require_verified_provider
 from resolvers.ports import Services
-from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
+from resolvers.unit_of_work import UnitOfWork
+from resolvers.write_groups import in_grouped_unit_of_work
 
 __all__ = ["AddedClient", "ClientView", "add_client", "add_clients"]
 
@@ -183,17 +184,21 @@ async def _add_in(
 async def _add_all(
     services: Services, actor: Actor, provider_id: object, items: list[NewClient]
 ) -> list[AddedClient]:
-    """Every item in one transaction: all of them are on the list afterwards, or none."""
+    """Every item in one transaction: all of them are on the list afterwards, or none.
+
+    The transaction may be shared with other requests' additions (resolvers.write_groups):
+    each writes rows of its own, and the same address added twice at once fails a constraint.
+    """
 
     async def work(uow: UnitOfWork) -> list[AddedClient]:
         return await _add_in(uow, actor, provider_id, items) if items else []
 
     try:
-        return await in_unit_of_work(services, work)
+        return await in_grouped_unit_of_work(services, work)
     except IntegrityError:
         # The same address went on this list a moment ago, in a parallel request: now it is
         # already there, and this run says so.
-        return await in_unit_of_work(services, work)
+        return await in_grouped_unit_of_work(services, work)
 
 
 async def add_client(services: Services, actor: Actor | None, data: NewClient) -> AddedClient:

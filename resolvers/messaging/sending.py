@@ -25,7 +25,8 @@ from resolvers.errors import FieldProblem, InvalidInput, NotFound, RateLimited
 from resolvers.messaging.threads import ThreadView, other_side, visible_thread
 from resolvers.policies import parse_id, require_party, require_verified_provider, visible_link
 from resolvers.ports import Services
-from resolvers.unit_of_work import UnitOfWork, in_unit_of_work
+from resolvers.unit_of_work import UnitOfWork
+from resolvers.write_groups import in_grouped_unit_of_work
 
 MAX_BODY = 5000
 MESSAGES_PER_MINUTE = 20
@@ -194,7 +195,9 @@ async def _from_provider(
         _announce(uow, message, *([person.id] if person else []), actor.user_id)
         return thread, message
 
-    thread, message = await in_unit_of_work(services, work)
+    # safe to share a transaction (resolvers.write_groups): new rows, a unique pair per
+    # thread, and conditional updates (the e-mail claim) that see each other's writes
+    thread, message = await in_grouped_unit_of_work(services, work)
     return SentMessage(message, ThreadView(thread, link_view(link), provider))
 
 
@@ -223,7 +226,9 @@ async def _from_client(
         _announce(uow, message, provider.user.id, actor.user_id)
         return thread, message
 
-    thread, message = await in_unit_of_work(services, work)
+    # safe to share a transaction (resolvers.write_groups): new rows, a unique pair per
+    # thread, and conditional updates (the e-mail claim) that see each other's writes
+    thread, message = await in_grouped_unit_of_work(services, work)
     return SentMessage(message, ThreadView(thread, client_view(client, None), provider))
 
 
