@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from uuid import UUID
 
@@ -32,6 +31,7 @@ from tests.support import (
     read_mail,
     record_outcome,
     sign_up_provider,
+    write_lock_held_elsewhere,
 )
 
 pytestmark = pytest.mark.slow
@@ -138,28 +138,6 @@ async def test_concurrent_providers_add_clients_while_a_worker_sends_mail(api: A
     assert failed == []
     assert saved == expected
     assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == expected + PROVIDERS
-
-
-@asynccontextmanager
-async def write_lock_held_elsewhere(api: Api, seconds: float) -> AsyncIterator[None]:
-    """Another connection holds SQLite's write lock for `seconds`, while this one waits 0.2 s."""
-    conn = Tortoise.get_connection("default")
-    other = sqlite3.connect(
-        api.settings.resolved_database_url().removeprefix("sqlite://").split("?")[0]
-    )
-    await conn.execute_script("PRAGMA busy_timeout=200")
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("UPDATE form_documents SET title = title WHERE 0")
-        release = asyncio.get_running_loop().call_later(seconds, other.commit)
-        try:
-            yield
-        finally:
-            release.cancel()
-            other.rollback()
-    finally:
-        other.close()
-        await conn.execute_script("PRAGMA busy_timeout=15000")
 
 
 async def _sqlite_lock_is_retried(api: Api, services: Services) -> tuple[UUID, list[int]]:

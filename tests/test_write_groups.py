@@ -12,8 +12,14 @@ from tortoise import Tortoise
 
 from models import Message, MessageThread, OutboxMessage, ProviderClient
 from resolvers.effects import EmailKind
-from tests.support import Api, provider_id_of, send, sign_up_client, sign_up_provider
-from tests.test_concurrent_writes import write_lock_held_elsewhere
+from tests.support import (
+    Api,
+    provider_id_of,
+    send,
+    sign_up_client,
+    sign_up_provider,
+    write_lock_held_elsewhere,
+)
 
 ADD = """mutation($i: AddClientInput!) { addClient(input: $i) {
   __typename ... on AddClientSuccess { alreadyInList client { id } } } }"""

@@ -7,6 +7,7 @@
 - mail: the file backend's folder, a real SMTP server, links in e-mails
 - worker: real arq workers in this process or as a subprocess
 - contract: the public contract and our schema as graphql-core schemas
+- sqlite_lock: SQLite's write lock held by another connection
 - paths, reliability: where things are; what fault tests measured for `make reliability`
 
 Test modules import helpers only from here, never from another test module
@@ -87,6 +88,7 @@ from tests.support.onboarding import (
 )
 from tests.support.paths import FIXTURES, REPO, SHARED
 from tests.support.reliability import RELIABILITY_REPORT, record_outcome
+from tests.support.sqlite_lock import write_lock_held_elsewhere
 from tests.support.worker import run_worker, worker_process, worker_running
 
 __all__ = [
@@ -163,4 +165,5 @@ __all__ = [
     "verify",
     "worker_process",
     "worker_running",
+    "write_lock_held_elsewhere",
 ]
