@@ -207,6 +207,11 @@ def _exit_if_driver_threads_linger() -> None:
         os._exit(0)
 
 
+def _lower_priority(niceness: int) -> None:
+    with contextlib.suppress(AttributeError, OSError):  # no-op where there is no niceness
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+
+
 def worker(settings: Settings, *, burst: bool = False) -> int:
     from workers.settings import build_worker
 
@@ -217,8 +222,10 @@ def worker(settings: Settings, *, burst: bool = False) -> int:
         )
         return 2
 
-    # imports and deliveries can wait a moment; a person's request is served first
+    # imports and deliveries can wait a moment; a person's request is served first, for the
+    # SQLite write lock and for the CPU
     defer_to_requests()
+    _lower_priority(settings.worker_niceness)
 
     async def main() -> None:
         instance = build_worker(settings, settings.redis_url or "", burst=burst)

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # imports one worker process runs at once; more wait in the queue for a free slot on any
     # worker, so several workers share a burst of imports instead of one taking them all
     worker_import_slots: int = Field(default=2, ge=1)
+    # CPU priority of `caseload worker` (Unix niceness, 0-19; inherited by its row reader): on
+    # a machine the API shares, a person's request gets the CPU before an import's next rows
+    worker_niceness: int = Field(default=5, ge=0, le=19)
     # API processes `caseload serve` runs on its one port (they share nothing but the database
     # and Redis); unset: one per core, at most two, beside the worker on a small machine
     api_processes: int | None = Field(default=None, ge=1)

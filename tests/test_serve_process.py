@@ -71,6 +71,14 @@ async def test_serve_runs_everything_and_leaves_nothing_behind(tmp_path: Path) -
         names = " ".join(" ".join(child.cmdline()) for child in children)
         assert "valkey-server" in names or "redis-server" in names
         assert "caseload.cli worker" in names
+        # the worker yields the CPU to requests (CASELOAD_WORKER_NICENESS, default 5); the
+        # API processes keep the priority serve started with
+        for child in children:
+            command = " ".join(child.cmdline())
+            if "caseload.cli worker" in command:
+                assert child.nice() == 5
+            elif "serve-api" in command:
+                assert child.nice() == psutil.Process(process.pid).nice()
 
         async with httpx.AsyncClient() as http:
             variables = {
