@@ -60,5 +60,4 @@ async def test_every_concurrent_read_is_audited_once_and_before_its_answer(api: 
     assert 1 <= inserts.count < 24  # commits shared
     events = await AuditEvent.filter(action="client.list").values_list("client_id", flat=True)
     assert len(events) == 3 * 27
-    assert sorted(set(map(str, events))) == sorted({str(e) for e in events})
     assert {events.count(e) for e in set(events)} == {27}
