@@ -21,6 +21,7 @@ from caseload import operator_cli
 from caseload.db import apply_migrations, close_db, init_db
 from caseload.embedded_redis import EmbeddedRedis, embedded_redis_for
 from caseload.logs import configure_logging
+from caseload.priority import lower_priority
 from caseload.settings import Settings, get_settings
 from caseload.sqlite_writes import defer_to_requests
 from caseload.supervisor import WorkerSupervisor
@@ -207,11 +208,6 @@ def _exit_if_driver_threads_linger() -> None:
         os._exit(0)
 
 
-def _lower_priority(niceness: int) -> None:
-    with contextlib.suppress(AttributeError, OSError):  # no-op where there is no niceness
-        os.setpriority(os.PRIO_PROCESS, 0, niceness)
-
-
 def worker(settings: Settings, *, burst: bool = False) -> int:
     from workers.settings import build_worker
 
@@ -225,7 +221,7 @@ def worker(settings: Settings, *, burst: bool = False) -> int:
     # imports and deliveries can wait a moment; a person's request is served first, for the
     # SQLite write lock and for the CPU
     defer_to_requests()
-    _lower_priority(settings.worker_niceness)
+    lower_priority(settings.worker_niceness)
 
     async def main() -> None:
         instance = build_worker(settings, settings.redis_url or "", burst=burst)

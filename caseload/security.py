@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -18,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from caseload.priority import lower_priority
 from caseload.settings import Settings
 
 T = TypeVar("T")
@@ -33,9 +32,7 @@ HASHING_NICENESS = 10
 
 
 def _lower_priority() -> None:
-    # Linux sets niceness per thread; elsewhere this is a no-op.
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    lower_priority(HASHING_NICENESS, threading.get_native_id())
 
 
 class _Hashing:
