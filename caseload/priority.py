@@ -6,8 +6,8 @@ import contextlib
 import os
 
 
-def lower_priority(niceness: int, thread_id: int = 0) -> None:
-    """Run this thread (Linux sets niceness per thread; 0 is the caller, and the threads and
-    processes it starts inherit it) at `niceness`; a no-op where there is no niceness."""
+def lower_priority(niceness: int) -> None:
+    """Run the calling thread at `niceness` (Linux sets it per thread; the threads and processes
+    it starts later inherit it); a no-op where there is no niceness."""
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)

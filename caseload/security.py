@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -31,10 +30,6 @@ MIN_STRENGTH_SCORE = 3  # zxcvbn: 3 = "safely unguessable", about 10^10 guesses
 HASHING_NICENESS = 10
 
 
-def _lower_priority() -> None:
-    lower_priority(HASHING_NICENESS, threading.get_native_id())
-
-
 class _Hashing:
     def __init__(self, time_cost: int, memory_cost: int, threads: int) -> None:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)
@@ -44,7 +39,7 @@ class _Hashing:
         self.pool = ThreadPoolExecutor(
             max_workers=threads,
             thread_name_prefix=f"password-t{time_cost}-m{memory_cost}",
-            initializer=_lower_priority,
+            initializer=partial(lower_priority, HASHING_NICENESS),
         )
 
     @cached_property
