@@ -69,6 +69,9 @@ class RenderOnly:
 
         return _EachOnItsOwn(self)
 
+    async def close(self) -> None:
+        return None
+
 
 # CPU ms per e-mail of the last measure() (this process: the worker's code and its SQLite
 # thread), which a busy machine inflates less than the wall-clock rate.

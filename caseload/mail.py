@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import email.policy
 import logging
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.headerregistry import BaseHeader, HeaderRegistry
+from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import format_datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import aiosmtplib
 
+from caseload.mail_message import Mail, message_from, write_eml
+from caseload.mail_writer import WriterProcess
 from caseload.settings import EmailBackend, Settings
 
+__all__ = [
+    "BatchTransport",
+    "Mail",
+    "MailSession",
+    "MailTransport",
+    "build_message",
+    "make_transport",
+]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Mail:
-    to: str
-    subject: str
-    text: str
-    message_id: str  # stable per outbox row, so a receiver can drop a repeat
-    created_at: datetime | None = None  # the outbox row's; it names the file backend's file
 
 
 class MailSession(Protocol):
@@ -55,6 +53,18 @@ class MailTransport(Protocol):
         """A batch's connection; after a failed send, open a new session for the rest."""
         ...
 
+    async def close(self) -> None:
+        """What the transport holds (the file backend's writer process) let go."""
+
+
+@runtime_checkable
+class BatchTransport(MailTransport, Protocol):
+    """A transport that takes a whole batch at once (the file backend)."""
+
+    async def send_many(self, mails: Sequence[Mail]) -> list[str | None]:
+        """Per mail, in order: None once it is delivered, or the name of the error."""
+        ...
+
 
 class _EachOnItsOwn:
     """A session for transports without connections: every send stands alone."""
@@ -72,36 +82,8 @@ class _EachOnItsOwn:
         await self.transport.send(mail)
 
 
-class _HeaderClasses(HeaderRegistry):
-    """The email package's header registry, each header class made once: the stock one makes
-    a new class for every header of every message (40% of rendering one, in the profile),
-    and those classes are cyclic garbage the collector then sweeps every few messages."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type[BaseHeader]] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = super().__getitem__(name)
-        return made
-
-
-POLICY = email.policy.default.clone(header_factory=_HeaderClasses())
-
-
 def build_message(settings: Settings, mail: Mail) -> EmailMessage:
-    message = EmailMessage(policy=POLICY)
-    message["From"] = settings.email_from
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
-    message["Date"] = format_datetime(datetime.now(UTC))
-    # The same for every attempt of one outbox row, so a receiver drops a repeat.
-    message["Message-ID"] = f"<{mail.message_id}@caseload.invalid>"
-    message.set_content(mail.text)
-    return message
+    return message_from(settings.email_from, mail)
 
 
 class FileTransport:
@@ -109,7 +91,8 @@ class FileTransport:
 
     An outbox message's file is named by its row (created_at, id), so sending it again (a
     worker died before recording it sent) replaces the file: never two copies, and the file
-    holds the link of the last render, the one that works.
+    holds the link of the last render, the one that works. A batch goes to the writer
+    process, on another core.
     """
 
     replaces_repeats = True
@@ -117,23 +100,18 @@ class FileTransport:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.directory = settings.mail_dir
+        self.writer = WriterProcess(self.directory, settings.email_from)
 
     async def send(self, mail: Mail) -> None:
-        if mail.created_at is not None:
-            stamp = mail.created_at.strftime("%Y%m%dT%H%M%S%f")
-            name = f"{stamp}-{mail.message_id}-outbox.eml"
-        else:
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            name = f"{stamp}-{mail.message_id}-{uuid.uuid4().hex[:6]}.eml"
-        path = self.directory / name
-        tmp = path.with_suffix(".tmp")
-        data = bytes(build_message(self.settings, mail))
-        try:
-            tmp.write_bytes(data)
-        except FileNotFoundError:  # the first message (or the folder was removed since)
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
-        tmp.replace(path)
+        write_eml(self.directory, self.settings.email_from, mail, uuid.uuid4().hex[:6])
+
+    async def send_many(self, mails: Sequence[Mail]) -> list[str | None]:
+        """A batch written by the writer process (caseload/mail_writer.py); per mail, None
+        or the name of the error that kept it from being written."""
+        return await self.writer.write([(mail, uuid.uuid4().hex[:6]) for mail in mails])
+
+    async def close(self) -> None:
+        await self.writer.close()
 
     def session(self) -> MailSession:
         return _EachOnItsOwn(self)
@@ -181,6 +159,9 @@ class SmtpTransport:
     def session(self) -> SmtpSession:
         return SmtpSession(self.settings)
 
+    async def close(self) -> None:
+        return None  # a connection lives for one batch
+
 
 class ConsoleTransport:
     replaces_repeats = False
@@ -194,6 +175,9 @@ class ConsoleTransport:
 
     def session(self) -> MailSession:
         return _EachOnItsOwn(self)
+
+    async def close(self) -> None:
+        return None
 
 
 def make_transport(settings: Settings) -> MailTransport:

@@ -399,6 +399,9 @@ class _DiesAfter:
     async def __aexit__(self, *_: object) -> None:
         return None
 
+    async def close(self) -> None:
+        return None
+
 
 async def _live_invitation_hashes() -> set[str]:
     return {

@@ -15,7 +15,7 @@ from uuid import UUID
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
-from caseload.mail import Mail, MailTransport
+from caseload.mail import BatchTransport, Mail, MailTransport
 from models import ClientImport, OutboxMessage, OutboxStatus
 from resolvers.effects import (
     ImportProgress,
@@ -228,6 +228,8 @@ async def _send_all(
     A connection that cannot even be opened fails the rest of the batch at once (each is
     retried with backoff): the server is away, and waiting on it per message helps no one.
     """
+    if isinstance(transport, BatchTransport):
+        return await _send_batch(transport, marks, mails)
     sent: list[UUID] = []
     failed: dict[UUID, str] = {}
     queue = list(mails)
@@ -236,6 +238,20 @@ async def _send_all(
         await _send_queue(transport, writer, queue, sent, failed)
     finally:
         await writer.close()
+    return sent, failed
+
+
+async def _send_batch(
+    transport: BatchTransport, marks: SentMarks, mails: list[tuple[UUID, Mail]]
+) -> tuple[list[UUID], dict[UUID, str]]:
+    """The whole batch handed over at once; each message answers for itself."""
+    try:
+        errors = await transport.send_many([mail for _, mail in mails])
+    except Exception as error:  # noqa: BLE001 - retried with backoff, as a failed send is
+        errors = [type(error).__name__] * len(mails)
+    sent = [i for (i, _), error in zip(mails, errors, strict=True) if error is None]
+    await marks.write(sent)
+    failed = {i: e for (i, _), e in zip(mails, errors, strict=True) if e is not None}
     return sent, failed
 
 

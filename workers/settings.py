@@ -48,7 +48,9 @@ def build_worker(
         ctx["worker_id"] = uuid.uuid4().hex
         ctx["import_slots"] = ImportSlots(settings.worker_import_slots)
 
-    async def shutdown(_ctx: dict[str, Any]) -> None:
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "transport" in ctx:
+            await ctx["transport"].close()  # the file backend's writer process
         if own_database:
             await close_db()
 
