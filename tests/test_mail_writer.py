@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -169,18 +170,23 @@ async def _invitation_ids(count: int, api: Api) -> list[object]:
     )
 
 
-async def test_an_import_s_invitations_go_through_the_child_each_written_once(api: Api) -> None:
-    total = 250
-    ids = await _invitation_ids(total, api)
+async def _deliver_through_the_child(api: Api, ids: list[object]) -> Counter[str]:
+    """deliver_many with the file backend's writer child up from the first batch."""
     transport = FileTransport(api.settings)
-    earlier = set(mail_files(api.settings))  # the provider's confirmation
     redis = await connect(api.settings.redis_url or "")
     try:
         assert await transport.writer.start() is not None
-        outcome = await deliver_many(make_services(api.settings, redis), transport, ids)
+        return await deliver_many(make_services(api.settings, redis), transport, ids)
     finally:
         await transport.close()
         await redis.aclose()
+
+
+async def test_an_import_s_invitations_go_through_the_child_each_written_once(api: Api) -> None:
+    total = 250
+    ids = await _invitation_ids(total, api)
+    earlier = set(mail_files(api.settings))  # the provider's confirmation
+    outcome = await _deliver_through_the_child(api, ids)
     assert outcome["sent"] == total
     files = sorted(set(mail_files(api.settings)) - earlier)
     assert sorted(str(read_mail(p)["Message-ID"]) for p in files) == sorted(
@@ -198,14 +204,9 @@ async def test_a_batch_the_child_cannot_write_goes_back_for_a_retry(api: Api) ->
         path.unlink()
     folder.rmdir()
     folder.write_text("not a folder")
-    transport = FileTransport(api.settings)
-    redis = await connect(api.settings.redis_url or "")
     try:
-        assert await transport.writer.start() is not None
-        outcome = await deliver_many(make_services(api.settings, redis), transport, ids)
+        outcome = await _deliver_through_the_child(api, ids)
     finally:
-        await transport.close()
-        await redis.aclose()
         folder.unlink()
     assert outcome["sent"] == 0 and outcome["retry"] == total
     rows = await OutboxMessage.filter(id__in=ids).values_list("status", "attempts", "last_error")
