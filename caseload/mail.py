@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from email.message import EmailMessage
 from types import TracebackType
@@ -103,12 +102,12 @@ class FileTransport:
         self.writer = WriterProcess(self.directory, settings.email_from)
 
     async def send(self, mail: Mail) -> None:
-        write_eml(self.directory, self.settings.email_from, mail, uuid.uuid4().hex[:6])
+        write_eml(self.directory, self.settings.email_from, mail)
 
     async def send_many(self, mails: Sequence[Mail]) -> list[str | None]:
         """A batch written by the writer process (caseload/mail_writer.py); per mail, None
         or the name of the error that kept it from being written."""
-        return await self.writer.write([(mail, uuid.uuid4().hex[:6]) for mail in mails])
+        return await self.writer.write(mails)
 
     async def close(self) -> None:
         await self.writer.close()

@@ -7,6 +7,7 @@ imports only this: the email package, no settings, no drivers.
 from __future__ import annotations
 
 import email.policy
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,17 +58,18 @@ def message_from(sender: str, mail: Mail) -> EmailMessage:
     return message
 
 
-def eml_name(mail: Mail, unique: str) -> str:
+def eml_name(mail: Mail) -> str:
     """An outbox message's file is named by its row (created_at, id), so sending it again
-    replaces the file; a message without a row gets `unique` in its name."""
+    replaces the file; a message without a row gets a random part in its name."""
     if mail.created_at is not None:
         return f"{mail.created_at.strftime('%Y%m%dT%H%M%S%f')}-{mail.message_id}-outbox.eml"
-    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{mail.message_id}-{unique}.eml"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{mail.message_id}-{uuid.uuid4().hex[:6]}.eml"
 
 
-def write_eml(directory: Path, sender: str, mail: Mail, unique: str) -> None:
+def write_eml(directory: Path, sender: str, mail: Mail) -> None:
     """The message written whole to a temporary name, then renamed into place."""
-    path = directory / eml_name(mail, unique)
+    path = directory / eml_name(mail)
     tmp = path.with_suffix(".tmp")
     data = bytes(message_from(sender, mail))
     try:
@@ -78,12 +80,12 @@ def write_eml(directory: Path, sender: str, mail: Mail, unique: str) -> None:
     tmp.replace(path)
 
 
-def write_emls(directory: Path, sender: str, mails: Sequence[tuple[Mail, str]]) -> list[str | None]:
-    """Each (mail, unique) written as by `write_eml`; per mail, None or the error's name."""
+def write_emls(directory: Path, sender: str, mails: Sequence[Mail]) -> list[str | None]:
+    """Each mail written as by `write_eml`; per mail, None or the error's name."""
     errors: list[str | None] = []
-    for mail, unique in mails:
+    for mail in mails:
         try:
-            write_eml(directory, sender, mail, unique)
+            write_eml(directory, sender, mail)
         except Exception as error:  # noqa: BLE001 - that one is retried; the rest are written
             errors.append(type(error).__name__)
         else:

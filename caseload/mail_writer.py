@@ -7,7 +7,7 @@ waited behind it on the same core. A batch handed to this process is written whi
 claims, renders and settles the others, as an import's rows are read in a child of their own
 (importing/child_rows.py).
 
-The child is this module run as a program: batches of (mail, unique) come in on its stdin and
+The child is this module run as a program: batches of mails come in on its stdin and
 each batch's errors go back on its stdout, as length-prefixed pickles on pipes only the two
 hold. It starts with the first batch big enough to pay for it (that batch, and any while the
 child starts, are written in the worker as before), and ends on its stdin's end: when the
@@ -52,19 +52,21 @@ class WriterProcess:
         self._starting: asyncio.Task[None] | None = None
         self._turn = asyncio.Lock()
 
-    async def write(self, mails: Sequence[tuple[Mail, str]]) -> list[str | None]:
-        """Each (mail, unique) written (see caseload.mail_message.write_emls)."""
+    async def write(self, mails: Sequence[Mail]) -> list[str | None]:
+        """Each mail written (see caseload.mail_message.write_emls)."""
         child = await self._ready() if len(mails) >= CHILD_BATCH else None
         if child is not None:
-            try:
-                async with self._turn:
-                    return await self._ask(child, list(mails))
-            except (OSError, EOFError, asyncio.IncompleteReadError, pickle.PickleError):
-                log.warning("mail writer process stopped; its batch is written here")
-                self._drop(child)
-            except BaseException:
-                self._drop(child)  # cancelled mid-batch: its answer would pass for the next one's
-                raise
+            async with self._turn:
+                # the child may have failed another batch while this one waited its turn
+                if child is self._child:
+                    try:
+                        return await self._ask(child, list(mails))
+                    except (OSError, EOFError, asyncio.IncompleteReadError, pickle.PickleError):
+                        log.warning("mail writer process stopped; its batch is written here")
+                        self._drop(child)
+                    except BaseException:
+                        self._drop(child)  # cancelled mid-batch: its answer would pass for the next
+                        raise
         return write_emls(self.directory, self.sender, mails)
 
     async def start(self) -> int | None:
@@ -80,9 +82,7 @@ class WriterProcess:
     def pid(self) -> int | None:
         return self._child.pid if self._child is not None else None
 
-    async def _ask(
-        self, child: asyncio.subprocess.Process, mails: list[tuple[Mail, str]]
-    ) -> list[str | None]:
+    async def _ask(self, child: asyncio.subprocess.Process, mails: list[Mail]) -> list[str | None]:
         assert child.stdin is not None and child.stdout is not None
         data = pickle.dumps(mails, protocol=pickle.HIGHEST_PROTOCOL)
         child.stdin.write(_HEADER.pack(len(data)) + data)

@@ -33,18 +33,15 @@ pytestmark = pytest.mark.slow  # starts processes
 SENDER = "Caseload <no-reply@caseload.invalid>"
 
 
-def _mails(count: int, tag: str = "w") -> list[tuple[Mail, str]]:
+def _mails(count: int, tag: str = "w") -> list[Mail]:
     made = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
     return [
-        (
-            Mail(
-                to=f"person{i}@writer-{tag}.org",
-                subject="You are invited",
-                text=f"Hello {i}, your link: https://caseload.invalid/accept?t={'x' * 43}\n",
-                message_id=f"{tag}-{i:05d}",
-                created_at=made + timedelta(microseconds=i),
-            ),
-            "unique",
+        Mail(
+            to=f"person{i}@writer-{tag}.org",
+            subject="You are invited",
+            text=f"Hello {i}, your link: https://caseload.invalid/accept?t={'x' * 43}\n",
+            message_id=f"{tag}-{i:05d}",
+            created_at=made + timedelta(microseconds=i),
         )
         for i in range(count)
     ]
@@ -83,10 +80,10 @@ async def test_a_batch_is_written_by_the_child_as_the_worker_writes_it(
     finally:
         await writer.close()
     assert _gone(pid)  # close() ends it
-    for mail, unique in mails:
-        write_eml(tmp_path / "here", SENDER, mail, unique)
+    for mail in mails:
+        write_eml(tmp_path / "here", SENDER, mail)
     written = sorted(p.name for p in (tmp_path / "child").iterdir())
-    assert written == sorted(eml_name(mail, unique) for mail, unique in mails)
+    assert written == sorted(eml_name(mail) for mail in mails)
     for name in written:
         assert _headers(tmp_path / "child" / name) == _headers(tmp_path / "here" / name)
 
@@ -117,7 +114,7 @@ async def test_a_child_killed_mid_batch_loses_nothing_and_the_next_batch_has_a_n
             "mail writer process stopped; its batch is written here"
         ]
         names = sorted(p.name for p in tmp_path.iterdir())
-        assert names == sorted(eml_name(mail, unique) for mail, unique in mails)  # no .tmp left
+        assert names == sorted(eml_name(mail) for mail in mails)  # no .tmp left
         replaced = await writer.start()
         assert replaced is not None and replaced != pid
         assert await writer.write(_mails(CHILD_BATCH, "after")) == [None] * CHILD_BATCH
